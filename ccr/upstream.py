@@ -1,0 +1,200 @@
+"""The one pooled httpx client every upstream call goes through, and its failure messages.
+
+Timeouts: ``connect`` to open a connection, ``first_byte`` until the response headers arrive,
+``idle`` between two reads of a streamed body. Failures become :class:`ApiError` with the
+status and message a client should see; the provider's key never appears in them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from html import unescape
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ccr.errors import ApiError, error_type_for_status
+from ccr.transformers.base import HttpRequest
+
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    first_byte_s: float = 600.0
+    idle_s: float = 600.0
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any], api_timeout_ms: int) -> Timeouts:
+        """``API_TIMEOUT_MS`` bounds the wait for the first byte and between chunks;
+        ``CONNECT_TIMEOUT_MS`` and ``STREAM_IDLE_TIMEOUT_MS`` refine it."""
+        def ms(key: str, default: float) -> float:
+            value = raw.get(key)
+            try:
+                return float(value) / 1000 if value is not None else default
+            except (TypeError, ValueError):
+                return default
+
+        first = api_timeout_ms / 1000
+        return cls(
+            connect_s=ms("CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_S),
+            first_byte_s=first,
+            idle_s=ms("STREAM_IDLE_TIMEOUT_MS", first),
+        )
+
+
+class Upstream:
+    """Owns the shared ``httpx.AsyncClient`` (create it inside the serving event loop)."""
+
+    def __init__(self, timeouts: Timeouts, *, proxy_url: str | None = None) -> None:
+        self.timeouts = timeouts
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=timeouts.connect_s, read=timeouts.idle_s, write=60.0, pool=timeouts.connect_s
+            ),
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+            proxy=proxy_url or None,
+            trust_env=False,
+            follow_redirects=False,
+        )
+
+    async def open(self, http: HttpRequest, *, provider: str) -> httpx.Response:
+        """Send the request and return the response with its body unread (caller closes it).
+        A non-2xx answer is read, closed and raised as an :class:`ApiError`."""
+        request = self._client.build_request(
+            "POST", http.url, headers=http.headers, content=_dump(http.body)
+        )
+        try:
+            response = await asyncio.wait_for(
+                self._client.send(request, stream=True), self.timeouts.first_byte_s
+            )
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            kind = "connect to" if isinstance(exc, httpx.ConnectTimeout) else "get an answer from"
+            raise ApiError(
+                f"ccr timed out trying to {kind} provider {provider} ({_host(http.url)})", 504
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                f"ccr could not reach provider {provider} ({_host(http.url)}): "
+                f"{type(exc).__name__}{': ' + str(exc) if str(exc) else ''}",
+                502,
+            ) from None
+        if response.status_code >= 400:
+            try:
+                body = await asyncio.wait_for(response.aread(), self.timeouts.idle_s)
+            except (TimeoutError, httpx.HTTPError):
+                body = b""
+            finally:
+                await response.aclose()
+            error = upstream_error(provider, response.status_code, body,
+                                   response.headers.get("content-type", ""))
+            error.message = scrub(error.message, http.headers)
+            error.args = (error.message,)
+            raise error
+        return response
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+_SECRET_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+_KEYLIKE = re.compile(r"\b(sk|AIza|gsk|xai|pk)[-_A-Za-z0-9]{16,}")
+
+
+def scrub(text: str, headers: dict[str, str]) -> str:
+    """Remove the provider's key (and anything key-shaped) from an upstream's message: some
+    providers echo the key they rejected."""
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS and value:
+            secret = value.split(" ", 1)[-1]
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+    return _KEYLIKE.sub("***", text)
+
+
+def _dump(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.hostname or url[:40]
+
+
+def upstream_error(provider: str, status: int, body: bytes, content_type: str) -> ApiError:
+    """An upstream failure as the client should see it: status mapped, message extracted."""
+    message = extract_message(body, content_type)
+    reason = _reason(status)
+    text = f"provider {provider} answered HTTP {status}{reason}"
+    if message:
+        text += f": {message}"
+    if status == 529:
+        client_status = 529
+    elif status >= 500:
+        client_status = status if status in (500, 502, 503, 504) else 500
+    else:
+        client_status = status
+    return ApiError(text, client_status, error_type_for_status(status))
+
+
+def _reason(status: int) -> str:
+    try:
+        return f" ({HTTPStatus(status).phrase})"
+    except ValueError:
+        return ""
+
+
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def extract_message(body: bytes, content_type: str = "") -> str:
+    """The human part of an error body: JSON ``error.message`` and friends, or an HTML page's
+    title/heading reduced to one line."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return ""
+    if text[:1] in "{[":
+        try:
+            found = _message_from_json(json.loads(text))
+        except ValueError:
+            found = None
+        if found:
+            return _one_line(found)
+    if "html" in content_type.lower() or text.lstrip()[:1] == "<":
+        for tag in ("title", "h1"):
+            match = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.S | re.I)
+            if match and match.group(1).strip():
+                return _one_line(unescape(_TAGS.sub(" ", match.group(1))))
+        return _one_line(unescape(_TAGS.sub(" ", text)))
+    return _one_line(text)
+
+
+def _message_from_json(data: Any) -> str | None:
+    if isinstance(data, list) and data:
+        return _message_from_json(data[0])
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if isinstance(error, dict):
+        for key in ("message", "msg", "detail"):
+            if isinstance(error.get(key), str):
+                return error[key]
+    if isinstance(error, str):
+        return error
+    for key in ("message", "detail", "msg"):
+        value = data.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
