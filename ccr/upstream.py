@@ -56,7 +56,10 @@ class Upstream:
         self.timeouts = timeouts
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(
-                connect=timeouts.connect_s, read=timeouts.idle_s, write=60.0, pool=timeouts.connect_s
+                connect=timeouts.connect_s,
+                read=timeouts.idle_s,
+                write=60.0,
+                pool=timeouts.connect_s,
             ),
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
             proxy=proxy_url or None,

@@ -31,9 +31,11 @@ def json_user_id(session_id: str) -> dict[str, Any]:
 # -- session_id_from ------------------------------------------------------------------------
 
 
-def test_session_header_is_found_whatever_its_case() -> None:
-    for name in ("X-Claude-Code-Session-Id", "x-claude-code-session-id", "X-CLAUDE-CODE-SESSION-ID"):
-        assert session_id_from({name: SESSION}, {}) == SESSION
+@pytest.mark.parametrize(
+    "name", ["X-Claude-Code-Session-Id", "x-claude-code-session-id", "X-CLAUDE-CODE-SESSION-ID"]
+)
+def test_session_header_is_found_whatever_its_case(name: str) -> None:
+    assert session_id_from({name: SESSION}, {}) == SESSION
 
 
 def test_session_header_wins_over_metadata() -> None:

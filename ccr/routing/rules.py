@@ -61,7 +61,7 @@ _TAG = re.compile(r"^\s*<CCR-SUBAGENT-MODEL>(.*?)</CCR-SUBAGENT-MODEL>\s*", re.S
 
 @rule("subagent")
 def subagent_tag(ctx: RequestContext, config: Config) -> str | None:
-    """The route from a ``<CCR-SUBAGENT-MODEL>`` tag, removed earlier by :func:`take_subagent_tag`."""
+    """The route of a ``<CCR-SUBAGENT-MODEL>`` tag (removed earlier by take_subagent_tag)."""
     return ctx.notes.get("subagent_tag")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ccr.config.model import Config, Provider
-from ccr.transformers.base import HttpRequest, Transformer, TransformContext
+from ccr.transformers.base import HttpRequest, TransformContext, Transformer
 from ccr.transformers.registry import instantiate, lookup
 
 

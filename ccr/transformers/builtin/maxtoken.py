@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ccr.transformers.base import Transformer, TransformContext
+from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.registry import register
 
 

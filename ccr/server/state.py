@@ -1,0 +1,85 @@
+"""Everything the server derives from a config once, instead of per request.
+
+A :class:`Runtime` is immutable for its lifetime: a reload builds a new one and swaps it in,
+so a request (or an open stream) keeps the runtime it started with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccr.config import ROUTE_SLOTS, Config, RouterConfig, script_view
+from ccr.routing.projects import ProjectLocator
+from ccr.routing.sessions import SessionStore
+from ccr.routing.tokens import TokenCounter
+from ccr.transformers.chain import Chain, build_chains
+from ccr.upstream import Timeouts, Upstream
+
+log = logging.getLogger("ccr")
+
+
+@dataclass
+class Runtime:
+    config: Config
+    chains: dict[tuple[str, str], Chain]
+    script_config: dict[str, Any]
+    #: The user's router script runner, when ``CUSTOM_ROUTER_PATH`` is set.
+    script: Any = None
+
+    @classmethod
+    def build(cls, config: Config) -> Runtime:
+        """Raises ConfigError when a transformer name or its options are wrong."""
+        return cls(config=config, chains=build_chains(config), script_config=script_view(config))
+
+    def router_for(self, override: dict[str, Any] | None) -> RouterConfig:
+        """The global Router, or a project/session override of it (whole slots replaced)."""
+        if not override:
+            return self.config.router
+        values: dict[str, Any] = {slot: override.get(slot) or None for slot in ROUTE_SLOTS}
+        threshold = override.get("longContextThreshold")
+        if isinstance(threshold, int) and not isinstance(threshold, bool) and threshold > 0:
+            values["longContextThreshold"] = threshold
+        else:
+            values["longContextThreshold"] = self.config.router.longContextThreshold
+        return dataclasses.replace(self.config.router, **{
+            k: (v if isinstance(v, str | int) else None) for k, v in values.items()
+        })
+
+
+@dataclass
+class Stats:
+    started_at: float = field(default_factory=time.time)
+    requests: int = 0
+    errors: int = 0
+
+
+@dataclass
+class AppState:
+    """Process-wide parts that outlive a config reload."""
+
+    runtime: Runtime
+    home: Path
+    tokens: TokenCounter = field(default_factory=TokenCounter)
+    sessions: SessionStore = field(default_factory=SessionStore)
+    projects: ProjectLocator | None = None
+    upstream: Upstream | None = None
+    stats: Stats = field(default_factory=Stats)
+
+    def __post_init__(self) -> None:
+        if self.projects is None:
+            self.projects = ProjectLocator(Path.home() / ".claude" / "projects", self.home)
+
+    @property
+    def config(self) -> Config:
+        return self.runtime.config
+
+    def make_upstream(self) -> Upstream:
+        config = self.config
+        return Upstream(
+            Timeouts.from_config(config.raw, config.api_timeout_ms), proxy_url=config.proxy_url
+        )

@@ -1,0 +1,257 @@
+"""The real Claude Code CLI, pointed at a real ``ccr serve``, runs a Bash tool round trip.
+
+Claude Code asks ccr; ccr asks a fake OpenAI upstream, which first calls ``Bash`` and, once the
+tool result comes back, answers with the command's output. Nothing is mocked between the CLI and
+the upstream, so this is the proof that a conversion Claude Code cannot tell apart works end to
+end. The CLI comes from ``CCR_CLAUDE_BIN`` or ``claude`` on PATH; without it the tests skip,
+unless ``CCR_REQUIRE_CLI=1`` makes a missing CLI a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
+
+pytestmark = pytest.mark.cli
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CLI_VERSION = "2.1.197"
+PROVIDER_KEY = "sk-fake-upstream"
+TOOL_OUTPUT = "hi-from-tool"
+GREETING = {"command": f"echo {TOOL_OUTPUT}", "description": "Print a greeting"}
+SERVER_START_TIMEOUT_S = 15.0
+CLI_TIMEOUT_S = 120.0
+
+
+def _claude_binary() -> str:
+    """Path of the Claude Code CLI, or skip (fail when ``CCR_REQUIRE_CLI=1``) without one."""
+    configured = os.environ.get("CCR_CLAUDE_BIN")
+    found = configured if configured and os.access(configured, os.X_OK) else None
+    if configured is None:
+        found = shutil.which("claude")
+    if found:
+        return found
+    where = f"CCR_CLAUDE_BIN={configured!r} is not an executable" if configured else (
+        "no CCR_CLAUDE_BIN and no `claude` on PATH")
+    message = f"Claude Code CLI not available: {where}"
+    if os.environ.get("CCR_REQUIRE_CLI") == "1":
+        pytest.fail(f"{message} (CCR_REQUIRE_CLI=1 requires it)", pytrace=False)
+    pytest.skip(message)
+
+
+def _content_text(message: dict[str, Any]) -> str:
+    """The text of an OpenAI message whose content is a string or a list of text parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _offers_tool(request: Recorded, name: str) -> bool:
+    tools = request.body.get("tools") if isinstance(request.body, dict) else None
+    return any(
+        isinstance(t, dict) and t.get("function", {}).get("name") == name for t in tools or []
+    )
+
+
+class _GreetingModel:
+    """Upstream script: call Bash once, then report what the tool printed.
+
+    Side requests (title generation, quota checks) offer no Bash tool and get a short text.
+    """
+
+    def __init__(self) -> None:
+        self.issued_call_ids: list[str] = []
+
+    def __call__(self, request: Recorded) -> Reply:
+        results = [m for m in request.messages if m.get("role") == "tool"]
+        if results:
+            return text(f"The command printed: {_content_text(results[-1]).strip()}")
+        if not _offers_tool(request, "Bash"):
+            return text("ok")
+        reply = tool_calls([Call("Bash", GREETING)])
+        self.issued_call_ids.extend(reply.tool_call_ids)
+        return reply
+
+
+@dataclass
+class _Run:
+    """Everything one CLI run left behind, for the tests to examine."""
+
+    cli: subprocess.CompletedProcess[str]
+    upstream: FakeUpstream
+    model: _GreetingModel
+
+    @property
+    def output(self) -> dict[str, Any]:
+        try:
+            parsed = json.loads(self.cli.stdout)
+        except ValueError:
+            pytest.fail(f"claude printed no JSON:\n{self.transcript()}", pytrace=False)
+        assert isinstance(parsed, dict)
+        return parsed
+
+    def transcript(self) -> str:
+        return (f"exit code {self.cli.returncode}\n--- stdout\n{self.cli.stdout}\n"
+                f"--- stderr\n{self.cli.stderr}")
+
+    def request_with_tool_result(self) -> Recorded:
+        for request in self.upstream.chat_requests:
+            if any(m.get("role") == "tool" for m in request.messages):
+                return request
+        pytest.fail("no request to the upstream carried a tool result", pytrace=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _hermetic_env(**extra: str) -> dict[str, str]:
+    """This process's environment without proxy settings, so loopback stays loopback."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(extra)
+    return env
+
+
+def _wait_for_health(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"ccr serve exited with {process.returncode}:\n{log.read_text()}",
+                        pytrace=False)
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"ccr serve did not answer {url} within {SERVER_START_TIMEOUT_S}s:\n"
+                f"{log.read_text()}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def ccr_url(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[str]:
+    """A ``ccr serve`` subprocess routing every request to the fake upstream."""
+    home = tmp_path_factory.mktemp("ccr-home")
+    config = {
+        "Providers": [{"name": "fake", "api_base_url": upstream.chat_url,
+                       "api_key": PROVIDER_KEY, "models": ["fake-model"]}],
+        "Router": {"default": "fake,fake-model", "background": "fake,fake-model",
+                   "think": "fake,fake-model"},
+        "LOG": True,
+    }
+    config_path = home / "config.json"
+    config_path.write_text(json.dumps(config))
+    port = _free_port()
+    log = home / "serve.log"
+    command = [sys.executable, "-m", "ccr", "serve", "--config", str(config_path),
+               "--port", str(port)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=sink,
+                                   stderr=subprocess.STDOUT, env=_hermetic_env(CCR_HOME=str(home)))
+    try:
+        _wait_for_health(process, f"http://127.0.0.1:{port}/health", log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def claude_binary() -> str:
+    return _claude_binary()
+
+
+@pytest.fixture(scope="module")
+def run(
+    claude_binary: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    upstream: FakeUpstream,
+    ccr_url: str,
+) -> _Run:
+    """One ``claude -p`` run through ccr that needs a Bash call to answer."""
+    model = _GreetingModel()
+    upstream.handler = model
+    home = tmp_path_factory.mktemp("claude-home")
+    (home / ".claude.json").write_text(json.dumps(
+        {"hasCompletedOnboarding": True, "lastOnboardingVersion": CLI_VERSION, "numStartups": 1}))
+    workdir = tmp_path_factory.mktemp("claude-workdir")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": ccr_url,
+        "ANTHROPIC_AUTH_TOKEN": "test",
+        "ANTHROPIC_API_KEY": "",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    command = [claude_binary, "-p", "run the greeting command", "--output-format", "json",
+               "--allowedTools", "Bash"]
+    try:
+        cli = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
+                             timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"claude did not finish within {CLI_TIMEOUT_S}s; stderr:\n{exc.stderr!r}",
+                    pytrace=False)
+    return _Run(cli=cli, upstream=upstream, model=model)
+
+
+def test_claude_code_finishes_the_turn_with_the_tool_output(run: _Run) -> None:
+    assert run.cli.returncode == 0, run.transcript()
+    assert run.output.get("is_error") is not True, run.transcript()
+    assert TOOL_OUTPUT in run.output["result"], run.transcript()
+
+
+def test_upstream_is_asked_again_after_the_tool_ran(run: _Run) -> None:
+    assert len(run.upstream.chat_requests) >= 2
+    assert run.model.issued_call_ids, "the upstream was never offered the Bash tool"
+
+
+def test_tool_result_reaches_upstream_under_the_call_id_it_issued(run: _Run) -> None:
+    messages = run.request_with_tool_result().messages
+    index, result = next((i, m) for i, m in enumerate(messages) if m.get("role") == "tool")
+    assert TOOL_OUTPUT in _content_text(result)
+    assert result.get("tool_call_id") in run.model.issued_call_ids
+    calling = next(m for m in reversed(messages[:index]) if m.get("role") == "assistant")
+    calls = {c["id"]: c["function"]["name"] for c in calling.get("tool_calls") or []}
+    assert calls.get(result["tool_call_id"]) == "Bash"
+
+
+def test_upstream_never_sees_billing_header_or_cache_control(run: _Run) -> None:
+    for request in run.upstream.chat_requests:
+        assert b"x-anthropic-billing-header" not in request.raw
+        assert b"cc_entrypoint" not in request.raw
+        assert b"cache_control" not in request.raw
+
+
+def test_upstream_receives_the_provider_key_not_the_client_token(run: _Run) -> None:
+    keys = {r.headers.get("authorization") for r in run.upstream.chat_requests}
+    assert keys == {f"Bearer {PROVIDER_KEY}"}
