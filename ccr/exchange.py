@@ -26,9 +26,6 @@ from ccr.transformers.base import TransformContext
 from ccr.transformers.chain import Chain
 from ccr.upstream import Upstream, scrub
 
-#: Seconds of upstream silence after which a ``ping`` event keeps the client's connection alive.
-PING_INTERVAL_S = 15.0
-
 
 @dataclass
 class Outcome:
@@ -51,7 +48,7 @@ class Exchange:
     input_estimate: int
     outcome: Outcome
     idle_s: float
-    ping_interval_s: float = PING_INTERVAL_S
+    ping_interval_s: float
 
     async def json(self) -> dict[str, Any]:
         """The whole upstream answer as one Anthropic message."""
@@ -206,4 +203,4 @@ async def open_exchange(
     response = await upstream.open(http, provider=route.provider.name)
     outcome = Outcome(upstream_latency_s=time.monotonic() - started)
     return Exchange(route, chain, ctx, response, input_estimate, outcome,
-                    idle_s=upstream.timeouts.idle_s)
+                    idle_s=upstream.timeouts.idle_s, ping_interval_s=upstream.timeouts.ping_s)

@@ -29,11 +29,13 @@ class Timeouts:
     connect_s: float = DEFAULT_CONNECT_TIMEOUT_S
     first_byte_s: float = 600.0
     idle_s: float = 600.0
+    #: Upstream silence after which the client gets a ``ping`` event to keep its connection.
+    ping_s: float = 15.0
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], api_timeout_ms: int) -> Timeouts:
         """``API_TIMEOUT_MS`` bounds the wait for the first byte and between chunks;
-        ``CONNECT_TIMEOUT_MS`` and ``STREAM_IDLE_TIMEOUT_MS`` refine it."""
+        ``CONNECT_TIMEOUT_MS``, ``STREAM_IDLE_TIMEOUT_MS`` and ``PING_INTERVAL_MS`` refine it."""
         def ms(key: str, default: float) -> float:
             value = raw.get(key)
             try:
@@ -46,6 +48,7 @@ class Timeouts:
             connect_s=ms("CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_S),
             first_byte_s=first,
             idle_s=ms("STREAM_IDLE_TIMEOUT_MS", first),
+            ping_s=ms("PING_INTERVAL_MS", 15.0),
         )
 
 

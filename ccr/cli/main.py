@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ccr.cli import serve
+from ccr.cli import route, serve
 
 app = typer.Typer(
     name="ccr",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 serve.register(app)
+route.register(app)
 
 
 @app.callback()

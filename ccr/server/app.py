@@ -19,9 +19,8 @@ from ccr import __version__
 from ccr.errors import ApiError, AuthenticationFailed, InvalidRequest, error_body
 from ccr.exchange import open_exchange
 from ccr.logs import request_line
-from ccr.routing.context import RequestContext, public_headers
 from ccr.routing.decide import decide
-from ccr.routing.sessions import session_id_from
+from ccr.routing.prepare import build_context
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
@@ -54,12 +53,14 @@ def create_app(state: AppState, *, name: str | None = None) -> Sanic:
     app.ctx.state = state
 
     @app.before_server_start
-    async def _open_upstream(app: Sanic) -> None:
+    async def _open(app: Sanic) -> None:
         if state.upstream is None:
             state.upstream = state.make_upstream()
+        await state.runtime.start()
 
     @app.after_server_stop
-    async def _close_upstream(app: Sanic) -> None:
+    async def _close(app: Sanic) -> None:
+        await state.runtime.aclose()
         if state.upstream is not None:
             await state.upstream.aclose()
             state.upstream = None
@@ -183,20 +184,11 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         _validate_messages_body(body)
         if not config.has_providers:
             raise ApiError(no_provider_message(state), 400)
-        session_id = session_id_from(request.headers, body)
-        projects = state.projects
-        project = projects.project_for(session_id) if (session_id and projects) else None
-        override = projects.router_override(session_id) if (project and projects) else None
-        token_count = state.tokens.count_request(body)
-        ctx = RequestContext(
-            body=body,
-            headers=public_headers(request.headers),
-            token_count=token_count,
-            router=runtime.router_for(override),
-            session_id=session_id,
-            session_usage=state.sessions.get(session_id) if session_id else None,
-            project=project,
+        ctx = build_context(
+            body, request.headers, router=config.router, tokens=state.tokens,
+            sessions=state.sessions, projects=state.projects, router_for=runtime.router_for,
         )
+        session_id, token_count = ctx.session_id, ctx.token_count
         line.update(session=session_id, model=body.get("model"), tokens=token_count)
         decision = await decide(
             ctx, config, script=runtime.script, script_config=runtime.script_config

@@ -33,8 +33,24 @@ class Runtime:
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
-        """Raises ConfigError when a transformer name or its options are wrong."""
-        return cls(config=config, chains=build_chains(config), script_config=script_view(config))
+        """Raises ConfigError when a transformer name or its options are wrong. The router
+        script, if any, is created but not started (see :meth:`start`)."""
+        return cls(
+            config=config,
+            chains=build_chains(config),
+            script_config=script_view(config),
+            script=make_router_script(config),
+        )
+
+    async def start(self) -> None:
+        if self.script is not None:
+            await self.script.start()
+            if self.script.load_error:
+                log.error("router script: %s", self.script.load_error)
+
+    async def aclose(self) -> None:
+        if self.script is not None:
+            await self.script.aclose()
 
     def router_for(self, override: dict[str, Any] | None) -> RouterConfig:
         """The global Router, or a project/session override of it (whole slots replaced)."""
@@ -49,6 +65,26 @@ class Runtime:
         return dataclasses.replace(self.config.router, **{
             k: (v if isinstance(v, str | int) else None) for k, v in values.items()
         })
+
+
+def make_router_script(config: Config) -> Any:
+    """The sandboxed runner for ``CUSTOM_ROUTER_PATH``; limits come from ``CUSTOM_ROUTER_*``."""
+    if not config.custom_router_path:
+        return None
+    from ccr.sandbox import RouterScript
+
+    raw = config.raw
+
+    def number(key: str, default: float) -> float:
+        value = raw.get(key)
+        return float(value) if isinstance(value, int | float) and value > 0 else default
+
+    return RouterScript(
+        config.custom_router_path,
+        timeout_ms=number("CUSTOM_ROUTER_TIMEOUT_MS", 100),
+        memory_mb=int(number("CUSTOM_ROUTER_MEMORY_MB", 256)),
+        workers=int(number("CUSTOM_ROUTER_WORKERS", 2)),
+    )
 
 
 @dataclass
