@@ -92,7 +92,7 @@ class Exchange:
         reads = self.response.aiter_bytes().__aiter__()
         pending: asyncio.Future[bytes] | None = None
         last_read = time.monotonic()
-        finished = saw_finish = False
+        finished = saw_finish = saw_done = False
         try:
             while not finished:
                 if pending is None:
@@ -109,20 +109,24 @@ class Exchange:
                 at_eof = not data
                 events = decoder.flush() if at_eof else decoder.feed(data)
                 out: list[tuple[str, dict[str, Any]]] = []
+                chunks: list[dict[str, Any]] = []
                 for event in events:
                     if event.data == "[DONE]":
-                        finished = saw_finish = True
+                        finished = saw_done = True
                         break
-                    if not event.data:
-                        continue
-                    for chunk in self.chain.chunk(_parse_chunk(event.data), self.ctx):
-                        saw_finish = saw_finish or _has_finish(chunk)
-                        out += converter.feed(chunk)
-                if at_eof:
-                    if not saw_finish:
-                        raise _Dropped()
+                    if event.data:
+                        chunks += self.chain.chunk(_parse_chunk(event.data), self.ctx)
+                if finished or at_eof:
                     finished = True
+                    chunks += self.chain.end(self.ctx)
+                for chunk in chunks:
+                    saw_finish = saw_finish or _has_finish(chunk)
+                    out += converter.feed(chunk)
                 if finished:
+                    if not (saw_finish or saw_done):
+                        if out:
+                            yield _encode(out)
+                        raise _Dropped()
                     out += converter.finish()
                 if out:
                     yield _encode(out)

@@ -15,8 +15,9 @@ from json_repair import repair_json
 
 from ccr.errors import ApiError
 
-#: Prefix (before base64) of the thinking signatures ccr makes up when the upstream sent none.
-_SIGNATURE_MAGIC = b"ccr-sig:"
+#: Prefix (before base64) of the thinking signatures ccr makes up when the upstream sent none;
+#: 9 bytes, a whole number of base64 groups, so the encoded prefix is fixed.
+_SIGNATURE_MAGIC = b"ccr-sign:"
 _SIGNATURE_PREFIX = base64.b64encode(_SIGNATURE_MAGIC).decode()
 
 _FINISH_TO_STOP: dict[str, str] = {
@@ -54,7 +55,7 @@ def new_signature() -> str:
 
 def is_generated_signature(signature: str | None) -> bool:
     """True for a signature made by :func:`new_signature` (not worth sending to any upstream)."""
-    return bool(signature) and signature.startswith(_SIGNATURE_PREFIX)  # type: ignore[union-attr]
+    return signature is not None and signature.startswith(_SIGNATURE_PREFIX)
 
 
 def matched_stop(choice: dict[str, Any], stop_sequences: list[str] | None) -> str | None:
@@ -76,7 +77,9 @@ def matched_stop(choice: dict[str, Any], stop_sequences: list[str] | None) -> st
     return None
 
 
-def stop_reason_for(finish_reason: str | None, *, has_tool_use: bool, stop_sequence: str | None) -> str:
+def stop_reason_for(
+    finish_reason: str | None, *, has_tool_use: bool, stop_sequence: str | None
+) -> str:
     """Anthropic ``stop_reason`` for an OpenAI ``finish_reason``.
 
     Tool calls decide alone: Claude Code only runs tools when the reason is ``tool_use``. A

@@ -39,7 +39,11 @@ class HttpRequest:
 
 
 class Transformer:
-    """Base class: every hook is the identity, so a transformer overrides only what it changes."""
+    """Base class: every hook is the identity, so a transformer overrides only what it changes.
+
+    One instance serves every request of its route, concurrently: keep per-request state in
+    ``ctx.state``, never on ``self``.
+    """
 
     #: The name used in config (``"transformer": {"use": ["<name>"]}``), matched case-insensitively.
     name: ClassVar[str] = ""
@@ -61,6 +65,10 @@ class Transformer:
     def transform_chunk(self, chunk: dict[str, Any], ctx: TransformContext) -> list[dict[str, Any]]:
         """Change one streamed chunk on its way back; may split, drop (``[]``) or add chunks."""
         return [chunk]
+
+    def end_stream(self, ctx: TransformContext) -> list[dict[str, Any]]:
+        """The upstream's stream ended: emit whatever this transformer held back."""
+        return []
 
     def build_http(self, request: dict[str, Any], ctx: TransformContext) -> HttpRequest:
         """Endpoint transformers only: the HTTP call that carries ``request`` upstream."""

@@ -1,8 +1,9 @@
 """The stack of transformers one route goes through, built once per config.
 
 Out: provider chain, then the model's chain, then the endpoint builds the HTTP call.
-Back: the same transformers in reverse order (a proper stack: the model chain sees the
-upstream's answer first, the provider chain last).
+Back: the endpoint first (it turns its wire format into unified chunks), then the same
+transformers in reverse order (a proper stack: the model chain sees the upstream's answer
+before the provider chain).
 """
 
 from __future__ import annotations
@@ -31,18 +32,28 @@ class Chain:
         return self.endpoint.build_http(request, ctx)
 
     def response(self, response: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
+        response = self.endpoint.transform_response(response, ctx)
         for t in reversed(self.transformers):
             response = t.transform_response(response, ctx)
         return response
 
     def chunk(self, chunk: dict[str, Any], ctx: TransformContext) -> list[dict[str, Any]]:
-        chunks = [chunk]
+        chunks = self.endpoint.transform_chunk(chunk, ctx)
         for t in reversed(self.transformers):
             if len(chunks) == 1:
                 chunks = t.transform_chunk(chunks[0], ctx)
             else:
                 chunks = [out for c in chunks for out in t.transform_chunk(c, ctx)]
         return chunks
+
+    def end(self, ctx: TransformContext) -> list[dict[str, Any]]:
+        """Flush every stage at the end of a stream; what an inner stage flushes still passes
+        through the outer stages' ``transform_chunk``."""
+        out: list[dict[str, Any]] = []
+        for stage in (self.endpoint, *reversed(self.transformers)):
+            out = [o for c in out for o in stage.transform_chunk(c, ctx)]
+            out += stage.end_stream(ctx)
+        return out
 
 
 def _uses(spec: Any, key_path: str) -> list[Transformer]:

@@ -1,3 +1,7 @@
-"""Built-in transformers: each module registers its classes on import, as a user's would."""
+"""Built-in transformers: each module here registers its classes on import, as a user's would."""
 
-from ccr.transformers.builtin import maxtoken, openai  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

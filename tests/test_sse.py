@@ -1,0 +1,103 @@
+"""SSE decoding of upstream streams and encoding of ours."""
+
+from __future__ import annotations
+
+import json
+
+from ccr.protocol.sse import SSEDecoder, SSEEvent, encode_event
+
+STREAM = (
+    b"event: message_start\n"
+    b'data: {"type":"message_start"}\n'
+    b"\n"
+    b": keep-alive comment\n"
+    b'data: {"text":"caf\xc3\xa9 \xf0\x9f\x8e\x89"}\n'
+    b"\n"
+    b"data: [DONE]\n"
+    b"\n"
+)
+EXPECTED = [
+    SSEEvent("message_start", '{"type":"message_start"}'),
+    SSEEvent(None, '{"text":"café 🎉"}'),
+    SSEEvent(None, "[DONE]"),
+]
+
+
+def decode_all(*reads: bytes) -> list[SSEEvent]:
+    decoder = SSEDecoder()
+    events: list[SSEEvent] = []
+    for data in reads:
+        events += decoder.feed(data)
+    return events + decoder.flush()
+
+
+def test_events_are_parsed_with_names_and_data():
+    assert decode_all(STREAM) == EXPECTED
+
+
+def test_every_split_point_gives_the_same_events():
+    for cut in range(len(STREAM) + 1):
+        assert decode_all(STREAM[:cut], STREAM[cut:]) == EXPECTED, cut
+
+
+def test_byte_by_byte_reads_give_the_same_events():
+    assert decode_all(*(STREAM[i:i + 1] for i in range(len(STREAM)))) == EXPECTED
+
+
+def test_crlf_and_cr_line_endings_are_accepted():
+    for ending in (b"\r\n", b"\r"):
+        data = STREAM.replace(b"\n", ending)
+        assert decode_all(data) == EXPECTED
+        for cut in range(len(data) + 1):
+            assert decode_all(data[:cut], data[cut:]) == EXPECTED, (ending, cut)
+
+
+def test_multi_line_data_is_joined_with_newlines():
+    assert decode_all(b"data: one\ndata: two\ndata:\n\n") == [SSEEvent(None, "one\ntwo\n")]
+
+
+def test_event_name_does_not_leak_into_the_next_event():
+    events = decode_all(b"event: ping\ndata: {}\n\ndata: x\n\n")
+    assert [event.event for event in events] == ["ping", None]
+
+
+def test_value_without_space_after_colon_and_id_field():
+    assert decode_all(b"event:delta\nid: 7\ndata:{}\n\n") == [SSEEvent("delta", "{}", "7")]
+
+
+def test_an_event_with_no_data_is_not_dispatched():
+    assert decode_all(b"event: nothing\n\nretry: 10\n\n") == []
+
+
+def test_flush_dispatches_a_last_event_without_the_blank_line():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: tail") == []
+    assert decoder.flush() == [SSEEvent(None, "tail")]
+
+
+def test_feed_returns_events_as_soon_as_they_complete():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n") == []
+    assert decoder.feed(b"\ndata: b") == [SSEEvent(None, "a")]
+
+
+def test_invalid_utf8_is_replaced_not_fatal():
+    assert decode_all(b"data: \xff\n\n") == [SSEEvent(None, "\ufffd")]
+
+
+def test_encode_event_writes_compact_unescaped_json():
+    data = {"type": "content_block_delta", "delta": {"text": "é 世界\n"}}
+    encoded = encode_event("content_block_delta", data)
+    expected = 'event: content_block_delta\ndata: {"type":"content_block_delta",' \
+        '"delta":{"text":"é 世界\\n"}}\n\n'
+    assert encoded == expected.encode()
+
+
+def test_encoded_events_decode_back_to_the_same_data():
+    data = {"type": "x", "text": "line1\nline2\r\n\u2028 🎉"}
+    [event] = decode_all(encode_event("x", data))
+    assert (event.event, json.loads(event.data)) == ("x", data)
+
+
+def test_encode_survives_a_lone_surrogate():
+    assert encode_event("x", {"text": "\ud83d"}).startswith(b"event: x\n")
