@@ -207,6 +207,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
             chain=runtime.chains[(route.provider.name, route.model)],
             upstream=state.upstream,
             input_estimate=token_count,
+            client_headers=ctx.headers,
         )
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
         if not exchange.ctx.stream:

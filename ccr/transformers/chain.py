@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ccr.config.model import Config, Provider
+from ccr.errors import ConfigError
 from ccr.transformers.base import HttpRequest, TransformContext, Transformer
 from ccr.transformers.registry import instantiate, lookup
 
@@ -71,7 +72,14 @@ def build_chain(provider: Provider, model: str, *, key_path: str) -> Chain:
     items += _uses(model_spec, f"{key_path}.transformer.{model}")
     endpoints = [t for t in items if t.endpoint]
     endpoint = endpoints[-1] if endpoints else _default_endpoint()
-    return Chain(tuple(t for t in items if t is not endpoint), endpoint)
+    rest = tuple(t for t in items if t is not endpoint)
+    if endpoint.endpoint == "anthropic" and rest:
+        raise ConfigError(
+            f"the {endpoint.name} transformer forwards requests untouched and cannot be combined "
+            f"with {', '.join(t.name for t in rest)}: remove them for model {model!r}",
+            path=f"{key_path}.transformer",
+        )
+    return Chain(rest, endpoint)
 
 
 def build_chains(config: Config) -> dict[tuple[str, str], Chain]:
