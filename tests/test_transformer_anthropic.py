@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -220,7 +221,9 @@ def test_session_usage_is_recorded_from_a_passthrough_stream(make_ccr: MakeCcr,
     ccr = make_ccr(_config(native))
     httpx.post(f"{ccr.base_url}/v1/messages", json={**REQUEST, "stream": True},
                headers={"x-claude-code-session-id": "sess-native"})
-    usage = ccr.state.sessions.get("sess-native")
+    deadline = time.monotonic() + 2
+    while (usage := ccr.state.sessions.get("sess-native")) is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # recorded just after the last byte is sent
     assert usage is not None
     assert (usage.input_tokens, usage.output_tokens) == (21, 9)
 
