@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 import json
 import logging
+import os
+import signal
 import time
 import uuid
 from typing import Any
@@ -21,6 +24,7 @@ from ccr.exchange import open_exchange
 from ccr.logs import request_line
 from ccr.routing.decide import decide
 from ccr.routing.prepare import build_context
+from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
@@ -39,7 +43,18 @@ def no_provider_message(state: AppState) -> str:
     )
 
 
-def create_app(state: AppState, *, name: str | None = None) -> Sanic:
+def _on_sighup(watcher: ConfigWatcher) -> None:
+    """SIGHUP reloads the config now (only possible when serving from the main thread)."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: loop.create_task(watcher.reload("SIGHUP"))
+        )
+    except (RuntimeError, ValueError, NotImplementedError):
+        log.debug("SIGHUP reload not available in this thread")
+
+
+def create_app(state: AppState, *, name: str | None = None, watch_config: bool = True) -> Sanic:
     app = Sanic(name or f"ccr{next(_app_numbers)}", configure_logging=False)
     app.config.RESPONSE_TIMEOUT = 24 * 3600  # streams end when the upstream's do
     app.config.REQUEST_TIMEOUT = 120
@@ -57,9 +72,16 @@ def create_app(state: AppState, *, name: str | None = None) -> Sanic:
         if state.upstream is None:
             state.upstream = state.make_upstream()
         await state.runtime.start()
+        path = state.config.path
+        app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
+        if app.ctx.watcher is not None:
+            app.ctx.watcher.start()
+            _on_sighup(app.ctx.watcher)
 
     @app.after_server_stop
     async def _close(app: Sanic) -> None:
+        if app.ctx.watcher is not None:
+            await app.ctx.watcher.stop()
         await state.runtime.aclose()
         if state.upstream is not None:
             await state.upstream.aclose()
@@ -97,7 +119,12 @@ def create_app(state: AppState, *, name: str | None = None) -> Sanic:
             "version": __version__,
             "uptime_s": round(time.time() - state.stats.started_at, 1),
             "requests": state.stats.requests,
+            "errors": state.stats.errors,
             "providers": len(state.config.providers),
+            "config": str(state.config.path) if state.config.path else None,
+            "reloads": state.reloads,
+            "reload_error": state.reload_error,
+            "pid": os.getpid(),
         })
 
     @app.get("/v1/models")

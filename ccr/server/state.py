@@ -105,6 +105,9 @@ class AppState:
     projects: ProjectLocator | None = None
     upstream: Upstream | None = None
     stats: Stats = field(default_factory=Stats)
+    #: Why the last config reload failed (the previous config is still running), else None.
+    reload_error: str | None = None
+    reloads: int = 0
 
     def __post_init__(self) -> None:
         if self.projects is None:

@@ -1,0 +1,100 @@
+"""Live config reload: on a file change or SIGHUP the new config is validated and swapped in.
+
+A valid config takes effect for new requests (a request in flight keeps the runtime it started
+with); an invalid one leaves the running config in place and the error is logged and kept for
+``/health`` (and so ``ccr status``) to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+from ccr.config import load_config
+from ccr.errors import ConfigError
+from ccr.server.state import AppState, Runtime
+from ccr.upstream import Timeouts
+
+log = logging.getLogger("ccr")
+
+#: How often the config file's mtime and size are checked.
+POLL_INTERVAL_S = 1.0
+#: How long a replaced runtime's router script keeps running for requests still using it.
+RETIRE_AFTER_S = 30.0
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _upstream_settings(runtime: Runtime) -> tuple[object, ...]:
+    config = runtime.config
+    return (config.proxy_url, Timeouts.from_config(config.raw, config.api_timeout_ms))
+
+
+class ConfigWatcher:
+    """Polls the config file (cheap: one stat a second) and reloads it when it changes."""
+
+    def __init__(self, state: AppState, path: Path, *, interval_s: float = POLL_INTERVAL_S) -> None:
+        self.state = state
+        self.path = path
+        self.interval_s = interval_s
+        self._seen = _signature(path)
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            current = _signature(self.path)
+            if current != self._seen:
+                self._seen = current
+                await self.reload("file changed")
+
+    async def reload(self, why: str) -> bool:
+        """Load, validate and swap in the config; False (old config kept) when it is invalid."""
+        async with self._lock:
+            try:
+                config = load_config(self.path)
+                runtime = Runtime.build(config)
+            except ConfigError as exc:
+                self.state.reload_error = str(exc)
+                log.error("config reload (%s) failed, still running the previous config:\n%s",
+                          why, exc)
+                return False
+            await runtime.start()
+            old = self.state.runtime
+            self.state.runtime = runtime
+            self.state.reload_error = None
+            self.state.reloads += 1
+            if self.state.upstream is not None and _upstream_settings(old) != _upstream_settings(
+                runtime
+            ):
+                retired = self.state.upstream
+                self.state.upstream = self.state.make_upstream()
+                # Streams opened on the old client may run as long as its timeouts allow.
+                grace = RETIRE_AFTER_S + retired.timeouts.first_byte_s + retired.timeouts.idle_s
+                asyncio.get_running_loop().call_later(
+                    grace, lambda: asyncio.ensure_future(retired.aclose())
+                )
+            asyncio.get_running_loop().call_later(
+                RETIRE_AFTER_S, lambda: asyncio.ensure_future(old.aclose())
+            )
+            log.info("config reloaded (%s): %d providers", why, len(config.providers))
+            return True
