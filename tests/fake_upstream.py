@@ -625,6 +625,11 @@ class FakeUpstream:
         return len(self._queue)
 
     @property
+    def open_connections(self) -> int:
+        """Client connections the fake currently holds open."""
+        return len(self._writers)
+
+    @property
     def chat_requests(self) -> list[Recorded]:
         return [r for r in list(self.requests) if r.is_chat]
 

@@ -42,8 +42,10 @@ class BaseExchange:
     ping_interval_s: float
 
     def fail(self, exc: ApiError) -> ApiError:
-        """Record a failure on the outcome (message scrubbed of anything key-shaped)."""
-        exc.message = scrub(exc.message, {})
+        """Record a failure on the outcome, the message scrubbed of the provider's key (some
+        upstreams echo it) and of anything key-shaped."""
+        exc.message = scrub(exc.message, {"x-api-key": self.route.provider.api_key or ""})
+        exc.args = (exc.message,)
         self.outcome.status = exc.status
         self.outcome.error = exc.message
         return exc
