@@ -19,7 +19,7 @@ from tests.anthropic_stream_check import check_stream
 from tests.ccr_server import CcrServer, free_port
 from tests.conftest import MakeCcr
 from tests.fake_upstream import FakeUpstream, Reply, error, raw_chunks, text
-from tests.test_gateway_messages import Sdk, sse_events
+from tests.gateway_client import Sdk, sse_events
 
 PROVIDER_KEY = "fake-provider-secret-0123456789"  # deliberately not shaped like a known key
 API_TIMEOUT_MS = 400

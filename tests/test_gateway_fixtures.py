@@ -20,7 +20,7 @@ from tests.anthropic_stream_check import check_stream
 from tests.ccr_server import CcrServer
 from tests.conftest import CLAUDE_CODE_FIXTURES, MakeCcr, claude_code_fixture, fake_config
 from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, Usage, text, tool_calls
-from tests.test_gateway_messages import Sdk, last_chat
+from tests.gateway_client import Sdk, last_chat
 
 _DROPPED_HEADERS = {"content-length", "host", "accept-encoding"}
 HEAD_FIXTURE = "00-HEAD-root-connectivity-check"

@@ -3,146 +3,32 @@ OpenAI upstream, and both sides are checked: what the client gets back, and what
 was sent (converted request, chosen route).
 
 Every streamed answer is also captured byte for byte and run through the strict protocol
-validator, since the SDK tolerates mistakes that make Claude Code fail a turn. The capture
-tools defined here (:class:`RecordingTransport`, :class:`Sdk`, :func:`sse_events`) are used by
-the other gateway test modules too.
+validator (see :mod:`tests.gateway_client`), since the SDK tolerates mistakes that make Claude
+Code fail a turn.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anthropic
-import httpx2
 import pytest
 from anthropic.types import Message
 
-from ccr.protocol.sse import SSEDecoder
-from tests.anthropic_stream_check import check_stream
 from tests.ccr_server import CcrServer
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import (
     Call,
     FakeUpstream,
-    Recorded,
     Usage,
     reasoning,
     text,
     tool_calls,
 )
-
-Event = tuple[str, dict[str, Any]]
-Ask = Callable[..., Message]
-
-
-# --------------------------------------------------------------------------------------------
-# Capturing the traffic (also used by the other gateway test modules)
-
-
-def sse_events(raw: bytes) -> list[Event]:
-    """The ``(event, data)`` pairs of an Anthropic SSE body, data parsed as JSON."""
-    decoder = SSEDecoder()
-    decoded = decoder.feed(raw) + decoder.flush()
-    return [(e.event or "message", json.loads(e.data)) for e in decoded if e.data]
-
-
-class _TeeStream(httpx2.SyncByteStream):
-    """A response body stream that keeps a copy of every chunk it hands to the SDK."""
-
-    def __init__(self, inner: httpx2.SyncByteStream, sink: list[bytes]) -> None:
-        self._inner = inner
-        self._sink = sink
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            self._sink.append(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class RecordingTransport(httpx2.HTTPTransport):
-    """The SDK's HTTP transport, keeping each request and the raw bytes of each response."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[httpx2.Request] = []
-        self._bodies: list[list[bytes]] = []
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        response = super().handle_request(request)
-        sink: list[bytes] = []
-        self._bodies.append(sink)
-        response.stream = _TeeStream(response.stream, sink)  # type: ignore[arg-type]
-        return response
-
-    @property
-    def last_raw(self) -> bytes:
-        return b"".join(self._bodies[-1])
-
-    def last_events(self) -> list[Event]:
-        return sse_events(self.last_raw)
-
-
-@dataclass
-class Sdk:
-    """An ``anthropic.Anthropic`` client on a ccr server, with its raw traffic recorded."""
-
-    client: anthropic.Anthropic
-    transport: RecordingTransport
-
-    @classmethod
-    def on(cls, server: CcrServer, **client_options: Any) -> Sdk:
-        transport = RecordingTransport()
-        options: dict[str, Any] = {"api_key": "client-key", "max_retries": 0, "timeout": 20.0}
-        options.update(client_options)
-        client = anthropic.Anthropic(
-            base_url=server.base_url, http_client=httpx2.Client(transport=transport), **options
-        )
-        return cls(client, transport)
-
-    def create(self, **params: Any) -> Message:
-        return self.client.messages.create(**_request(**params))
-
-    def stream(self, **params: Any) -> Message:
-        """Stream through the SDK and prove the raw stream valid before returning the message."""
-        with self.client.messages.stream(**_request(**params)) as stream:
-            message = stream.get_final_message()
-        check_stream(self.transport.last_events())
-        return message
-
-    def ask(self, streamed: bool, **params: Any) -> Message:
-        return self.stream(**params) if streamed else self.create(**params)
-
-
-def _request(**params: Any) -> dict[str, Any]:
-    """A small valid Messages request, overridden by ``params``."""
-    base: dict[str, Any] = {
-        "model": "claude-sonnet-5",
-        "max_tokens": 256,
-        "messages": [{"role": "user", "content": "hi"}],
-    }
-    return {**base, **params}
-
-
-def provider_key(fake: FakeUpstream) -> str:
-    """The provider key :func:`fake_config` configures for ``fake``."""
-    return str(fake_config(fake)["Providers"][0]["api_key"])
-
-
-def last_chat(fake: FakeUpstream) -> Recorded:
-    """The last chat request the fake upstream received."""
-    requests = fake.chat_requests
-    assert requests, "the upstream received no chat request"
-    return requests[-1]
-
+from tests.gateway_client import Ask, Sdk, last_chat, provider_key, request_body
 
 # --------------------------------------------------------------------------------------------
 # Fixtures
@@ -423,7 +309,7 @@ def _words(count: int) -> str:
 
 
 def _count(sdk: Sdk, **params: Any) -> int:
-    request = _request(**params)
+    request = request_body(**params)
     request.pop("max_tokens")
     return sdk.client.messages.count_tokens(**request).input_tokens
 

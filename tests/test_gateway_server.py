@@ -21,7 +21,7 @@ from ccr.logs import LOGGER_NAME, REQUEST_LOG_FILE, setup_logging
 from tests.ccr_server import CcrServer, free_port
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream, Usage, text
-from tests.test_gateway_messages import Sdk, provider_key
+from tests.gateway_client import Sdk, provider_key
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLIENT_KEY = "router-client-token-5f1c9a"

@@ -15,7 +15,7 @@ from tests.anthropic_stream_check import check_stream
 from tests.ccr_server import CcrServer
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream, Usage, Verbatim, raw_chunks, text
-from tests.test_gateway_messages import Sdk, sse_events
+from tests.gateway_client import Sdk, sse_events
 
 STREAM_REQUEST: dict[str, Any] = {
     "model": "claude-sonnet-5",

@@ -17,7 +17,7 @@ from ccr.transformers.builtin.enhancetool import EnhanceTool, repair_arguments
 from tests.anthropic_stream_check import check_stream
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import Call, FakeUpstream, raw_chunks, tool_calls
-from tests.test_gateway_messages import Sdk
+from tests.gateway_client import Sdk
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:9/v1/chat/completions",
                     models=("m",))

@@ -28,7 +28,7 @@ from tests.anthropic_stream_check import check_stream
 from tests.ccr_server import CcrServer
 from tests.conftest import MakeCcr, claude_code_fixture, fake_config
 from tests.fake_upstream import Call, FakeUpstream, Usage, raw_chunks, text, tool_calls
-from tests.test_gateway_messages import Sdk, last_chat, sse_events
+from tests.gateway_client import Sdk, last_chat, sse_events
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:9/v1/chat/completions",
                     models=("m",))

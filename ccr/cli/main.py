@@ -1,10 +1,17 @@
-"""The ``ccr`` command: one typer app, one module per command group."""
+"""The ``ccr`` command: one typer app, one module per command group.
+
+Every module in this package with a ``register(app)`` function adds its commands, so a new
+command group is a new module.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import typer
 
-from ccr.cli import route, serve
+import ccr.cli
 
 app = typer.Typer(
     name="ccr",
@@ -13,8 +20,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-serve.register(app)
-route.register(app)
+
+#: Command groups listed first in ``ccr --help``, in this order; others follow by name.
+_FIRST = ("serve", "start", "stop", "restart", "status", "code", "activate", "init", "model",
+          "route", "statusline", "logs")
+
+
+def _register_all() -> None:
+    names = [m.name for m in pkgutil.iter_modules(ccr.cli.__path__) if m.name != "main"]
+    names.sort(key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), n))
+    for name in names:
+        module = importlib.import_module(f"ccr.cli.{name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+_register_all()
 
 
 @app.callback()

@@ -127,6 +127,24 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "pid": os.getpid(),
         })
 
+    @app.get("/api/sessions/<session_id>")
+    async def _session(request: Request, session_id: str) -> HTTPResponse:
+        """A session's last-turn usage and route, for status lines (no transcript reading)."""
+        usage = state.sessions.get(session_id)
+        if usage is None:
+            raise ApiError(f"no usage recorded for session {session_id[:64]!r}", 404)
+        return json_response({
+            "session_id": session_id,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_input_tokens": usage.cache_read_input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+            "total_input": usage.total_input,
+            "turns": usage.turns,
+            "route": usage.last_route,
+            "updated_at": usage.updated_at,
+        })
+
     @app.get("/v1/models")
     async def _models(request: Request) -> HTTPResponse:
         data = [

@@ -1,0 +1,384 @@
+"""A scriptable Gemini API (``generateContent`` / ``streamGenerateContent``) on loopback.
+
+Like :mod:`tests.fake_upstream`, a minimal hand-written HTTP/1.1 server on its own asyncio loop
+in a daemon thread, so sync and async tests see the true network path. It speaks Gemini's wire
+format: ``POST /v1beta/models/<model>:generateContent`` answers one ``GenerateContentResponse``,
+``...:streamGenerateContent?alt=sse`` answers SSE events of partial responses and ends at EOF
+(Gemini sends no ``[DONE]``).
+
+Usage::
+
+    with FakeGemini() as fake:
+        fake.enqueue(answer(thought("Let me look."), call("Bash", {"command": "ls"},
+                                                         signature="c2ln")))
+        ...  # point a provider at fake.api_base_url with "transformer": {"use": ["gemini"]}
+        assert fake.requests[0].body["contents"][0]["role"] == "user"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FakeGemini",
+    "GeminiReply",
+    "GeminiRequest",
+    "GeminiUsage",
+    "answer",
+    "call",
+    "gemini_error",
+    "say",
+    "thought",
+]
+
+MODEL_PREFIX = "/v1beta/models/"
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+
+Part = dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Scripting vocabulary
+
+
+def thought(text: str, *, signature: str | None = None) -> Part:
+    """A thought summary part (``thought: true``)."""
+    return _signed({"text": text, "thought": True}, signature)
+
+
+def say(text: str, *, signature: str | None = None) -> Part:
+    """A visible text part."""
+    return _signed({"text": text}, signature)
+
+
+def call(name: str, args: dict[str, Any] | None = None, *, id: str | None = None,
+         signature: str | None = None) -> Part:
+    """A ``functionCall`` part; Gemini 3 puts the step's signature on the first one."""
+    function: dict[str, Any] = {"name": name, "args": args or {}}
+    if id is not None:
+        function["id"] = id
+    return _signed({"functionCall": function}, signature)
+
+
+def _signed(part: Part, signature: str | None) -> Part:
+    return {**part, "thoughtSignature": signature} if signature else part
+
+
+@dataclass(frozen=True)
+class GeminiUsage:
+    """``usageMetadata`` as Gemini reports it (``promptTokenCount`` includes cached tokens)."""
+
+    prompt: int = 20
+    candidates: int = 6
+    thoughts: int = 0
+    cached: int = 0
+
+    def to_gemini(self) -> dict[str, Any]:
+        usage = {
+            "promptTokenCount": self.prompt,
+            "candidatesTokenCount": self.candidates,
+            "totalTokenCount": self.prompt + self.candidates + self.thoughts,
+        }
+        if self.thoughts:
+            usage["thoughtsTokenCount"] = self.thoughts
+        if self.cached:
+            usage["cachedContentTokenCount"] = self.cached
+        return usage
+
+
+@dataclass(frozen=True)
+class GeminiReply:
+    """One scripted answer. ``parts`` make the candidate; streamed, each part is one SSE event
+    and the last event also carries ``finishReason`` and ``usageMetadata``. ``raw_events``
+    replaces that stream with the given payloads; ``body`` (with ``status``) answers as is
+    (errors). ``drop_after`` closes the socket after that many SSE events."""
+
+    parts: tuple[Part, ...] = ()
+    finish: str | None = "STOP"
+    usage: GeminiUsage | None = field(default_factory=GeminiUsage)
+    model_version: str = "gemini-fake-001"
+    status: int = 200
+    body: dict[str, Any] | None = None
+    raw_events: tuple[dict[str, Any], ...] | None = None
+    drop_after: int | None = None
+    prompt_feedback: dict[str, Any] | None = None
+
+    def whole(self) -> dict[str, Any]:
+        """The ``generateContent`` answer."""
+        if self.body is not None:
+            return self.body
+        return self._response(list(self.parts), self.finish, self.usage)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The ``streamGenerateContent`` events."""
+        if self.raw_events is not None:
+            return list(self.raw_events)
+        if not self.parts:
+            return [self._response([], self.finish, self.usage)]
+        last = len(self.parts) - 1
+        return [
+            self._response([part], self.finish if i == last else None,
+                           self.usage if i == last else None)
+            for i, part in enumerate(self.parts)
+        ]
+
+    def _response(self, parts: list[Part], finish: str | None,
+                  usage: GeminiUsage | None) -> dict[str, Any]:
+        response: dict[str, Any] = {"modelVersion": self.model_version,
+                                    "responseId": "fake-response-1"}
+        if self.prompt_feedback is None:
+            candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts},
+                                         "index": 0}
+            if finish:
+                candidate["finishReason"] = finish
+            response["candidates"] = [candidate]
+        else:
+            response["promptFeedback"] = self.prompt_feedback
+        if usage is not None:
+            response["usageMetadata"] = usage.to_gemini()
+        return response
+
+
+def answer(*parts: Part, finish: str | None = "STOP", usage: GeminiUsage | None = None,
+           **options: Any) -> GeminiReply:
+    """A reply made of ``parts`` (default usage: 20 prompt, 6 candidate tokens)."""
+    return GeminiReply(parts=parts, finish=finish, usage=usage or GeminiUsage(), **options)
+
+
+def gemini_error(status: int, message: str) -> GeminiReply:
+    """An error answer with Gemini's body: ``{"error": {"code", "message", "status"}}``."""
+    body = {"error": {"code": status, "message": message,
+                      "status": _STATUS_NAMES.get(status, "UNKNOWN")}}
+    return GeminiReply(status=status, body=body)
+
+
+@dataclass
+class GeminiRequest:
+    """One request as received; ``headers`` keys are lower-case."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+
+    @property
+    def model(self) -> str:
+        return self.path.removeprefix(MODEL_PREFIX).partition(":")[0]
+
+    @property
+    def method_name(self) -> str:
+        """``generateContent`` or ``streamGenerateContent``."""
+        return self.path.rpartition(":")[2]
+
+    @property
+    def contents(self) -> list[dict[str, Any]]:
+        contents = (self.body or {}).get("contents")
+        return contents if isinstance(contents, list) else []
+
+
+Handler = Callable[[GeminiRequest], GeminiReply | None]
+
+
+# --------------------------------------------------------------------------------------------
+# Server
+
+
+class FakeGemini:
+    """Answers ``POST /v1beta/models/<model>:<method>`` with ``handler`` (if set and it returns
+    a reply), else the next queued reply, else ``default``. Other paths get Gemini's 404; a
+    stream request without ``alt=sse`` gets a 400 (ccr must always ask for SSE). With
+    ``expected_key`` set, a missing or wrong ``x-goog-api-key`` gets Gemini's 400 for a bad key.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self.requests: list[GeminiRequest] = []
+        self.default: GeminiReply = answer(say("Hello from fake Gemini."))
+        self.handler: Handler | None = None
+        self.expected_key: str | None = None
+        self._queue: deque[GeminiReply] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_base_url(self) -> str:
+        """What a CCR config puts in ``api_base_url`` for this server."""
+        return self.base_url + MODEL_PREFIX
+
+    def enqueue(self, *replies: GeminiReply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeGemini:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                self._server = loop.run_until_complete(
+                    asyncio.start_server(self._serve, self.host, 0)
+                )
+                self.port = self._server.sockets[0].getsockname()[1]
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="fake-gemini", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=5)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def __enter__(self) -> FakeGemini:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            while await self._exchange(reader, writer):
+                pass
+        except (ConnectionError, ValueError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went away, or stop(): drop this connection only
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            writer.transport.abort()
+
+    async def _exchange(self, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> bool:
+        """Read one request and answer it; False when the connection must close."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        request_line, *lines = head[:-4].decode("latin-1").split("\r\n")
+        method, target, _ = [*request_line.split(" ", 2), "", ""][:3]
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        raw = await _read_body(reader, headers)
+        path, _, query = target.partition("?")
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        request = GeminiRequest(method, path, query, headers, body)
+        self.requests.append(request)
+        reply = self._reply(request)
+        stream = request.method_name == "streamGenerateContent" and reply.status == 200
+        if stream and reply.body is None:
+            return await self._send_stream(reply, writer)
+        data = json.dumps(reply.whole()).encode()
+        writer.write(_head(reply.status, [("Content-Type", "application/json; charset=UTF-8"),
+                                          ("Content-Length", str(len(data)))]) + data)
+        await writer.drain()
+        return True
+
+    def _reply(self, request: GeminiRequest) -> GeminiReply:
+        if request.method != "POST" or not request.path.startswith(MODEL_PREFIX):
+            return gemini_error(404, f"no route for {request.method} {request.path}")
+        if request.method_name not in ("generateContent", "streamGenerateContent"):
+            return gemini_error(404, f"unknown method {request.method_name!r}")
+        if request.method_name == "streamGenerateContent" and "alt=sse" not in request.query:
+            return gemini_error(400, "this fake only streams with alt=sse")
+        if self.expected_key and request.headers.get("x-goog-api-key") != self.expected_key:
+            return gemini_error(400, "API key not valid. Please pass a valid API key.")
+        if self.handler is not None:
+            chosen = self.handler(request)
+            if chosen is not None:
+                return chosen
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    async def _send_stream(self, reply: GeminiReply, writer: asyncio.StreamWriter) -> bool:
+        writer.write(_head(200, [("Content-Type", "text/event-stream"),
+                                 ("Transfer-Encoding", "chunked")]))
+        events = reply.events()
+        for index, event in enumerate(events):
+            if reply.drop_after is not None and index >= reply.drop_after:
+                await writer.drain()
+                writer.transport.abort()
+                return False
+            data = f"data: {json.dumps(event)}\r\n\r\n".encode()  # Gemini ends lines with CRLF
+            writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        parts: list[bytes] = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass
+                return b"".join(parts)
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+    length = int(headers.get("content-length", "0") or "0")
+    return await reader.readexactly(length) if length else b""
+
+
+def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
