@@ -2,9 +2,29 @@
 
 ``RouterScript(path)`` is the whole interface: ``await script.call(req, config)`` returns a
 :class:`ScriptResult` and never raises for anything the script does.
+
+The names are imported lazily so that a worker process, which imports ``ccr.sandbox.worker``,
+does not pay for asyncio and the server-side pool at every start.
 """
 
-from ccr.sandbox.pool import RouterScript
-from ccr.sandbox.result import ScriptResult
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ccr.sandbox.pool import RouterScript
+    from ccr.sandbox.result import ScriptResult
 
 __all__ = ["RouterScript", "ScriptResult"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RouterScript":
+        from ccr.sandbox.pool import RouterScript
+
+        return RouterScript
+    if name == "ScriptResult":
+        from ccr.sandbox.result import ScriptResult
+
+        return ScriptResult
+    raise AttributeError(f"module 'ccr.sandbox' has no attribute {name!r}")

@@ -1,0 +1,528 @@
+"""A user's router script as the server sees it: a small pool of sandbox workers in front of it.
+
+The server's event loop never runs script code: every call goes to an idle worker process with
+a deadline, a worker that overruns is SIGKILLed and replaced, a script that keeps timing out is
+switched off for a while, and edits to the file are picked up (or, if broken, reported while the
+last good version keeps serving).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ccr.sandbox.policy import MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, MAX_ROUTE_CHARS, truncate
+from ccr.sandbox.process import WorkerDied, WorkerProcess, WorkerTimedOut
+from ccr.sandbox.result import ScriptResult
+
+log = logging.getLogger(__name__)
+
+#: Extra time the server gives a worker past the script's own deadline before killing it.
+_GRACE_S = 0.05
+#: Extra time for a worker that must compile the script before running it.
+_COMPILE_ALLOWANCE_S = 5.0
+#: Body fields bigger than this (as strings) or that are arrays reach the worker only if read.
+_LAZY_STR_CHARS = 2048
+#: Every this many calls, all big body fields start out pending again, to relearn which ones
+#: the script reads (those it read last time are sent up front, saving a round trip).
+_RELEARN_EVERY = 64
+_RESPAWN_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+#: After the sandbox failed to start at all, how long calls report that before trying again.
+_RETRY_START_S = 5.0
+_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
+@dataclass(frozen=True)
+class _Version:
+    number: int
+    source: str
+
+
+class RouterScript:
+    """``custom_router.py`` run in persistent sandbox worker processes.
+
+    ``call`` never raises for anything the script does: problems come back as a
+    :class:`ScriptResult` with ``value=None`` and a readable ``error``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout_ms: float = 100,
+        memory_mb: int = 256,
+        workers: int = 2,
+        max_source_bytes: int = 256_000,
+        disable_after: int = 3,
+        disable_for_s: float = 60.0,
+        check_interval_s: float = 0.5,
+    ) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        self.timeout_ms = float(timeout_ms)
+        self.memory_mb = int(memory_mb)
+        self.workers = max(1, int(workers))
+        self.max_source_bytes = int(max_source_bytes)
+        self.disable_after = max(1, int(disable_after))
+        self.disable_for_s = float(disable_for_s)
+        self.check_interval_s = float(check_interval_s)
+        #: The current compile/load problem, if any (the last good version may still serve).
+        self.load_error: str | None = None
+        self._good: _Version | None = None
+        self._versions = 0
+        self._signature: tuple[int, int] | None = None
+        self._next_check = 0.0
+        self._reloading = False
+        self._idle: asyncio.Queue[WorkerProcess] | None = None
+        self._workers: set[WorkerProcess] = set()
+        #: Background work (reaping, respawning) and, of it, the respawns to cancel on close.
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._respawns: set[asyncio.Task[None]] = set()
+        self._start_task: asyncio.Task[None] | None = None
+        self._retry_start_at = 0.0
+        self._closed = False
+        self._timeouts_in_row = 0
+        self._disabled_until = 0.0
+        self._hot: frozenset[str] = frozenset()
+        self._calls = 0
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Spawn the workers and load the script; problems land in :attr:`load_error`."""
+        if self._start_task is None:
+            if time.monotonic() < self._retry_start_at:
+                return
+            self._closed = False
+            self._start_task = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._start_task)
+
+    async def _start(self) -> None:
+        self._idle = asyncio.Queue()
+        spawned = await asyncio.gather(
+            *(WorkerProcess.spawn(self.memory_mb) for _ in range(self.workers)),
+            return_exceptions=True,
+        )
+        failures: list[BaseException] = []
+        for item in spawned:
+            if isinstance(item, WorkerProcess):
+                self._workers.add(item)
+                self._idle.put_nowait(item)
+            else:
+                failures.append(item)
+        if not self._workers:
+            self.load_error = f"{self.name}: the sandbox could not start ({failures[0]})"
+            self._idle, self._start_task = None, None
+            self._retry_start_at = time.monotonic() + _RETRY_START_S
+            return
+        for _ in failures:
+            self._spawn_later()
+        self._next_check = time.monotonic() + self.check_interval_s
+        await self._reload()
+
+    async def aclose(self) -> None:
+        """Stop every worker; the object can be started again afterwards."""
+        self._closed = True
+        start_task, self._start_task = self._start_task, None
+        if start_task is not None and not start_task.done():
+            start_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await start_task
+        for task in self._respawns:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        workers, self._workers = list(self._workers), set()
+        await asyncio.gather(*(w.close() for w in workers), return_exceptions=True)
+        self._idle = None
+        self._signature = None
+
+    async def __aenter__(self) -> RouterScript:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    def call_sync(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
+        """One call from synchronous code (``ccr route --dry-run``), in a private event loop."""
+        once = RouterScript(
+            self.path, timeout_ms=self.timeout_ms, memory_mb=self.memory_mb, workers=1,
+            max_source_bytes=self.max_source_bytes,
+        )
+
+        async def run() -> ScriptResult:
+            async with once:
+                return await once.call(req, config)
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            result = asyncio.run(run())
+        else:  # called from inside a running loop: give the private loop its own thread
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                result = pool.submit(asyncio.run, run()).result()
+        if self._start_task is None:
+            self.load_error = once.load_error
+        return result
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    async def call(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
+        """Run ``router(req, config)``; never raises for anything the script does."""
+        started = time.perf_counter()
+        await self.start()
+        if self._start_task is None:  # the sandbox could not start
+            return self._result(started, None, self.load_error or f"{self.name}: not started")
+        now = time.monotonic()
+        if now >= self._next_check and not self._reloading:
+            self._next_check = now + self.check_interval_s
+            self._reloading = True
+            try:
+                await self._reload()
+            finally:
+                self._reloading = False
+        if now < self._disabled_until:
+            return self._result(
+                started, None,
+                f"{self.name} disabled for {self.disable_for_s:g}s "
+                f"after {self._timeouts_in_row} timeouts",
+                disabled=True,
+            )
+        good = self._good
+        if good is None:
+            return self._result(started, None, self.load_error or f"{self.name}: not loaded")
+        self._calls += 1
+        hot = self._hot if self._calls % _RELEARN_EVERY else frozenset()
+        try:
+            message, body, lazy = _call_message(good.number, self.timeout_ms, req, config, hot)
+        except (TypeError, ValueError, RecursionError) as exc:
+            return self._result(
+                started, None, f"{self.name}: the request could not be passed to the script "
+                f"({truncate(str(exc), 120)})",
+            )
+        worker = await self._acquire()
+        if worker is None:
+            return self._result(
+                started, None, f"{self.name}: router busy (all {self.workers} sandbox workers "
+                "are in use)",
+            )
+        if worker.version != good.number:
+            error, usable = await self._load_into(worker, good)
+            if error is not None:
+                if usable:
+                    self._release(worker)
+                return self._result(started, None, error)
+        deadline = self.timeout_ms / 1000 * 1.5 + _GRACE_S
+        fetched: set[str] = set()
+        try:
+            reply = await worker.exchange(message, deadline, _lazy_server(body, lazy, fetched))
+        except WorkerTimedOut:
+            self._discard(worker)
+            self._note_timeout()
+            return self._result(
+                started, None, f"{self.name}: timed out after {self.timeout_ms:g} ms "
+                "(the sandbox process was stopped)", timed_out=True,
+            )
+        except WorkerDied as exc:
+            self._discard(worker)
+            if exc.deadline:
+                self._note_timeout()
+                return self._result(
+                    started, None, f"{self.name}: timed out after {self.timeout_ms:g} ms",
+                    timed_out=True,
+                )
+            return self._result(started, None, f"{self.name}: {exc}")
+        except BaseException:  # cancelled mid-exchange: the worker's state is unknown
+            self._discard(worker)
+            raise
+        self._hot = hot | fetched
+        return self._finish(started, worker, reply, config)
+
+    def _finish(
+        self, started: float, worker: WorkerProcess, reply: dict[str, Any],
+        config: dict[str, Any],
+    ) -> ScriptResult:
+        """Check a worker's reply as untrusted data and turn it into a result."""
+        number = reply.get("v")
+        worker.version = number if isinstance(number, int) else None
+        if reply.get("recycle"):
+            self._discard(worker)
+        else:
+            self._release(worker)
+        timed_out = reply.get("timed_out") is True
+        if timed_out:
+            self._note_timeout()
+        else:
+            self._timeouts_in_row = 0
+        value, error = reply.get("value"), reply.get("error")
+        error = _clean(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
+        if value is not None:
+            if type(value) is not str or len(value) > MAX_ROUTE_CHARS:
+                value, error = None, f"{self.name}: the sandbox sent back an invalid route"
+            elif not _is_configured(value, config):
+                shown = truncate(value, 80)
+                value, error = None, (
+                    f"{self.name}: router() returned {shown!r}, which is not a configured "
+                    '"provider,model"'
+                )
+        output = reply.get("output")
+        output = _clean(output[: MAX_OUTPUT_CHARS + 40]) if isinstance(output, str) else ""
+        return self._result(started, value, error, output=output, timed_out=timed_out)
+
+    def _result(
+        self, started: float, value: str | None, error: str | None, **extra: Any
+    ) -> ScriptResult:
+        elapsed = (time.perf_counter() - started) * 1000
+        return ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+
+    def _note_timeout(self) -> None:
+        self._timeouts_in_row += 1
+        if self._timeouts_in_row >= self.disable_after:
+            self._disabled_until = time.monotonic() + self.disable_for_s
+            log.warning(
+                "%s disabled for %gs after %d timeouts in a row",
+                self.name, self.disable_for_s, self._timeouts_in_row,
+            )
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    async def _reload(self) -> None:
+        """Load the file if it changed; a broken new version leaves the last good one serving."""
+        try:
+            changed = self._read_if_changed()
+        except _LoadProblem as exc:
+            self.load_error = str(exc)
+            self._signature = None
+            return
+        if changed is None:
+            return
+        signature, source = changed
+        if self._good is not None and source == self._good.source:
+            self._signature, self.load_error = signature, None
+            return
+        self._versions += 1
+        version = _Version(self._versions, source)
+        error = await self._load(version)
+        if error is None:
+            self._signature = signature
+            self._good, self.load_error = version, None
+            self._timeouts_in_row, self._disabled_until = 0, 0.0
+        else:
+            self.load_error = error
+            # A busy or dead sandbox is worth another try; a broken script is not.
+            self._signature = signature if error.startswith(f"{self.name}:") else None
+
+    def _read_if_changed(self) -> tuple[tuple[int, int], str] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise _LoadProblem(f"{self.name}: cannot read the script ({exc.strerror})") from None
+        signature = (st.st_mtime_ns, st.st_size)
+        if signature == self._signature:
+            return None
+        if st.st_size > self.max_source_bytes:
+            raise _LoadProblem(self._too_big(st.st_size))
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read(self.max_source_bytes + 1)
+        except OSError as exc:
+            raise _LoadProblem(f"{self.name}: cannot read the script ({exc.strerror})") from None
+        if len(raw) > self.max_source_bytes:
+            raise _LoadProblem(self._too_big(len(raw)))
+        try:
+            return signature, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _LoadProblem(
+                f"{self.name}: the script is not valid UTF-8 (byte {exc.start})"
+            ) from None
+
+    def _too_big(self, size: int) -> str:
+        return f"{self.name}: the script is too big ({size} bytes, at most {self.max_source_bytes})"
+
+    async def _load(self, version: _Version) -> str | None:
+        """Compile ``version`` and run its module code once in a worker; the error, or None."""
+        worker = await self._acquire()
+        if worker is None:
+            return f"sandbox busy: {self.name} could not be loaded yet"
+        error, usable = await self._load_into(worker, version)
+        if usable:
+            self._release(worker)
+        return error
+
+    async def _load_into(self, worker: WorkerProcess, version: _Version) -> tuple[str | None, bool]:
+        """Load ``version`` into an acquired worker: the error or None, and whether the worker
+        is still usable (if not, it has been discarded)."""
+        message = {"op": "load", "v": version.number, "src": version.source, "name": self.name,
+                   "t": self.timeout_ms}
+        deadline = self.timeout_ms / 1000 * 1.5 + _GRACE_S + _COMPILE_ALLOWANCE_S
+        try:
+            reply = await worker.exchange(_encode(message), deadline)
+        except WorkerTimedOut:
+            self._discard(worker)
+            return f"{self.name}: loading the script timed out", False
+        except WorkerDied as exc:
+            self._discard(worker)
+            return f"{self.name}: loading the script failed: {exc}", False
+        except BaseException:
+            self._discard(worker)
+            raise
+        number = reply.get("v")
+        worker.version = number if isinstance(number, int) else None
+        if reply.get("recycle"):
+            self._discard(worker)
+        usable = not reply.get("recycle")
+        if reply.get("ok") is True:
+            return None, usable
+        error = reply.get("error")
+        text = error if isinstance(error, str) else f"{self.name}: could not be loaded"
+        return truncate(text, MAX_ERROR_CHARS), usable
+
+    # -- workers ---------------------------------------------------------------------------------
+
+    async def _acquire(self) -> WorkerProcess | None:
+        """An idle live worker, waiting a bounded time when all are busy."""
+        idle = self._idle
+        if idle is None:
+            return None
+        wait_s = max(self.timeout_ms * 4 / 1000, 0.25)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                worker = idle.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                try:
+                    async with asyncio.timeout(remaining):
+                        worker = await idle.get()
+                except TimeoutError:
+                    return None
+            if worker.alive:
+                return worker
+            self._discard(worker)
+
+    def _release(self, worker: WorkerProcess) -> None:
+        if self._closed or self._idle is None or worker not in self._workers:
+            self._track(worker.close())
+            return
+        self._idle.put_nowait(worker)
+
+    def _discard(self, worker: WorkerProcess) -> None:
+        """Kill a worker and start its replacement in the background."""
+        worker.kill()
+        self._track(worker.reap())
+        if worker in self._workers:
+            self._workers.discard(worker)
+            if not self._closed:
+                self._spawn_later()
+
+    def _spawn_later(self) -> None:
+        task = self._track(self._respawn())
+        self._respawns.add(task)
+        task.add_done_callback(self._respawns.discard)
+
+    async def _respawn(self) -> None:
+        for attempt in range(1_000_000):
+            try:
+                worker = await WorkerProcess.spawn(self.memory_mb)
+            except Exception as exc:  # keep trying: a pool without workers serves nobody
+                delay = _RESPAWN_BACKOFF_S[min(attempt, len(_RESPAWN_BACKOFF_S) - 1)]
+                log.warning("sandbox worker for %s did not start (%s); retrying in %gs",
+                            self.name, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if self._closed or self._idle is None:
+                await worker.close()
+                return
+            self._workers.add(worker)
+            self._idle.put_nowait(worker)
+            return
+
+    def _track(self, coro: Any) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+class _LoadProblem(Exception):
+    """The script file cannot be read; the message is the load error."""
+
+
+def _call_message(
+    version: int,
+    timeout_ms: float,
+    req: Mapping[str, Any],
+    config: Mapping[str, Any],
+    hot: frozenset[str],
+) -> tuple[bytes, Mapping[str, Any], frozenset[str]]:
+    """The encoded call message, with big body fields not in ``hot`` left for the worker to
+    ask for; also the body and the names of those pending fields."""
+    if not isinstance(req, Mapping):
+        raise TypeError(f"req must be a dict, not {type(req).__name__}")
+    body = req.get("body")
+    lazy: frozenset[str] = frozenset()
+    if isinstance(body, dict):
+        lazy = frozenset(k for k, v in body.items() if k not in hot and _is_big(v))
+        if lazy:
+            req = {**req, "body": {k: None if k in lazy else v for k, v in body.items()}}
+    else:
+        body = {}
+    message = {"op": "call", "v": version, "t": timeout_ms, "req": req, "lazy": sorted(lazy),
+               "config": config}
+    return _encode(message), body, lazy
+
+
+def _is_big(value: Any) -> bool:
+    return isinstance(value, list) or (isinstance(value, str) and len(value) > _LAZY_STR_CHARS)
+
+
+def _encode(message: Mapping[str, Any]) -> bytes:
+    return _JSON.encode(message).encode() + b"\n"
+
+
+def _lazy_server(body: Mapping[str, Any], lazy: frozenset[str], fetched: set[str]) -> Any:
+    """Answers a worker's ``need`` for one of this call's pending body fields."""
+
+    def serve(key: str) -> bytes:
+        if key not in lazy or key in fetched:
+            raise LookupError(f"{key!r} is not a pending field")
+        fetched.add(key)
+        head = b'{"key":' + _JSON.encode(key).encode()
+        try:
+            return head + b',"value":' + _JSON.encode(body[key]).encode() + b"}\n"
+        except (TypeError, ValueError):
+            return head + b',"error":"the field is not JSON data"}\n'
+
+    return serve
+
+
+def _clean(text: str) -> str:
+    """Text that encodes as UTF-8 (a script can print lone surrogates)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _is_configured(route: str, config: Mapping[str, Any]) -> bool:
+    """Whether ``route`` names a provider/model in ``config["Providers"]`` (when it has one)."""
+    providers = config.get("Providers") if isinstance(config, Mapping) else None
+    if not isinstance(providers, list):
+        return True  # nothing to check against: the host's own check decides
+    name, comma, model = route.partition(",")
+    if not comma:
+        return False
+    name, model = name.strip().lower(), model.strip().lower()
+    for provider in providers:
+        if isinstance(provider, Mapping) and str(provider.get("name", "")).lower() == name:
+            models = provider.get("models")
+            return isinstance(models, list) and any(str(m).lower() == model for m in models)
+    return False

@@ -1,0 +1,295 @@
+"""The sandbox worker: a clean child process that runs router scripts, one call at a time.
+
+The server starts it with ``python -I`` and an empty environment and talks JSON lines over
+stdin/stdout (never pickle). Before serving, the worker closes its way to the file system
+(RLIMIT_NOFILE), caps its memory (RLIMIT_AS) and CPU (RLIMIT_CPU); each call runs under a
+SIGALRM deadline, and the server SIGKILLs a worker that overruns even that.
+
+Messages in: ``{"op": "load", "v": version, "src": source, "name": file name, "t": timeout_ms}``
+(compile, run the module code once, keep the code) and ``{"op": "call", "v": version,
+"t": timeout_ms, "req": {...}, "lazy": [body keys], "config": {...}}``. While a call runs, the
+worker may ask for a pending body field with ``{"need": key}`` and reads back
+``{"key": key, "value": ...}``. Each message in gets exactly one reply line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import signal
+import sys
+from types import CodeType, FrameType
+from typing import Any, BinaryIO
+
+from ccr.sandbox.policy import (
+    OutputCollector,
+    ScriptError,
+    check_route,
+    compile_script,
+    describe_exception,
+    new_globals,
+    script_line,
+)
+from ccr.sandbox.views import PENDING, ReadOnlyDict, Request
+
+#: Exit status of a worker whose script swallowed the deadline exception (bare ``except:``).
+EXIT_DEADLINE = 75
+#: After the first deadline signal, how soon a second one ends the process.
+REFIRE_S = 0.025
+#: RLIMIT_CPU headroom per call, in whole seconds (the limit's own granularity).
+CPU_HEADROOM_S = 2
+
+
+class Deadline(BaseException):
+    """Raised by SIGALRM inside a running script; not an ``Exception``, so less easily eaten."""
+
+
+class _ProtocolError(Exception):
+    """The conversation with the server is out of step: the worker must not go on."""
+
+
+class Worker:
+    """The compiled script (one version at a time) and the request/response loop."""
+
+    def __init__(self, inp: BinaryIO, out: BinaryIO) -> None:
+        self._in = inp
+        self._out = out
+        self._version: int | None = None
+        self._code: CodeType | None = None
+        self._filename = "custom_router.py"
+        self._alarms = 0
+        self._in_fetch = False
+        self._desynced = False
+
+    # -- process-wide deadline -------------------------------------------------------------
+
+    def on_alarm(self, _signum: int, _frame: FrameType | None) -> None:
+        self._alarms += 1
+        if self._alarms > 1 or self._in_fetch:
+            # The script ate the first Deadline (or we are mid-message): start over clean.
+            os._exit(EXIT_DEADLINE)
+        raise Deadline
+
+    def _arm(self, timeout_ms: float) -> None:
+        self._alarms = 0
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = math.ceil(used.ru_utime + used.ru_stime + timeout_ms / 1000) + CPU_HEADROOM_S
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard == resource.RLIM_INFINITY or cpu < hard:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
+        signal.setitimer(signal.ITIMER_REAL, max(timeout_ms, 1) / 1000, REFIRE_S)
+
+    @staticmethod
+    def _disarm() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        while True:
+            line = self._in.readline()
+            if not line:
+                return
+            try:
+                msg = json.loads(line)
+                op = msg.get("op")
+                if op == "load":
+                    reply = self.load(msg)
+                elif op == "call":
+                    reply = self.call(msg)
+                else:
+                    raise _ProtocolError(f"unknown op {op!r}")
+            except _ProtocolError as exc:
+                self._send({"error": f"sandbox protocol error: {exc}", "recycle": True})
+                return
+            self._send(reply)
+            if reply.get("recycle"):
+                return
+
+    def _send(self, reply: dict[str, Any]) -> None:
+        self._out.write(json.dumps(reply).encode() + b"\n")
+        self._out.flush()
+
+    def _fetch(self, key: str) -> Any:
+        """A pending body field, asked of the server while the script waits for it."""
+        if self._desynced:
+            raise RuntimeError("request data is no longer available")
+        self._in_fetch = True
+        try:
+            self._out.write(json.dumps({"need": key}).encode() + b"\n")
+            self._out.flush()
+            line = self._in.readline()
+        finally:
+            self._in_fetch = False
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or answer.get("key") != key:
+            self._desynced = True
+            raise RuntimeError("request data is no longer available")
+        if "error" in answer:
+            raise ValueError(f"req.body[{key!r}]: {answer['error']}")
+        return answer.get("value")
+
+    # -- script versions ---------------------------------------------------------------------
+
+    def _code_for(self, msg: dict[str, Any]) -> CodeType:
+        version = msg.get("v")
+        if "src" in msg:
+            self._filename = str(msg.get("name") or self._filename)
+            self._version, self._code = None, None
+            self._code = compile_script(str(msg["src"]), self._filename)
+            self._version = version
+        if self._code is None or self._version != version:
+            raise _ProtocolError(f"script version {version} was never sent")
+        return self._code
+
+    def load(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Compile a new version and run its module code once, to report problems early."""
+        try:
+            code = self._code_for(msg)
+        except ScriptError as exc:
+            return {"ok": False, "error": str(exc), "v": None}
+        except MemoryError:
+            return {"ok": False, "error": f"{self._filename}: MemoryError while compiling",
+                    "recycle": True}
+        outcome = self._run(code, float(msg.get("t", 100)), None)
+        return {"ok": not outcome.get("error"), "v": self._version, **outcome}
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        try:
+            code = self._code_for(msg)
+        except ScriptError as exc:
+            return {"error": str(exc), "v": None}
+        except MemoryError:
+            return {"error": f"{self._filename}: MemoryError while compiling", "recycle": True}
+        req_data = msg.get("req") or {}
+        body = req_data.get("body")
+        if isinstance(body, dict):
+            for key in msg.get("lazy") or ():
+                body[key] = PENDING
+            req_data["body"] = ReadOnlyDict(body, self._fetch)
+        config = msg.get("config")
+        args = (Request(req_data), ReadOnlyDict(config if isinstance(config, dict) else {}))
+        reply = self._run(code, float(msg.get("t", 100)), args)
+        reply["v"] = self._version
+        return reply
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _run(
+        self, code: CodeType, timeout_ms: float, args: tuple[Any, Any] | None
+    ) -> dict[str, Any]:
+        """Module code into fresh globals, then ``router(*args)`` (just a check when no args)."""
+        output = OutputCollector()
+        self._desynced = False
+        result: dict[str, Any]
+        try:
+            self._arm(timeout_ms)
+            try:
+                result = self._attempt(code, new_globals(output), args)
+            finally:
+                self._disarm()
+        except Deadline as exc:
+            result = {"line": script_line(exc.__traceback__, self._filename)}
+        line = result.pop("line", None)
+        if self._alarms:
+            what = "timed out" if args is not None else "module code timed out"
+            at = f":{line}" if line else ""
+            result = {
+                "error": f"{self._filename}{at}: {what} after {timeout_ms:g} ms",
+                "timed_out": True,
+                "recycle": self._desynced,
+            }
+        try:
+            result["output"] = output.text()
+        except MemoryError:
+            result["output"] = ""
+        return result
+
+    def _attempt(
+        self, code: CodeType, namespace: dict[str, Any], args: tuple[Any, Any] | None
+    ) -> dict[str, Any]:
+        try:
+            exec(code, namespace)
+            router = namespace.get("router")
+            if not callable(router):
+                return {"error": f"{self._filename}: no router function: "
+                        "define def router(req, config)"}
+            if args is None:
+                return {}
+            value = router(*args)
+        except Deadline:
+            raise
+        except BaseException as exc:  # the script may raise anything; the worker carries on
+            return {
+                "error": describe_exception(exc, self._filename),
+                "line": script_line(exc.__traceback__, self._filename),
+                "recycle": isinstance(exc, MemoryError) or self._desynced,
+            }
+        problem = check_route(value, self._filename)
+        if problem is not None:
+            return {"error": problem}
+        return {"value": value}
+
+
+def _warm_up() -> None:
+    """Touch everything that loads lazily (modules, time zone data) before files are closed."""
+    import _strptime  # noqa: F401 - datetime.strptime imports it on first use
+    import datetime
+    import re
+    import time
+
+    time.localtime()
+    datetime.datetime.now().astimezone()
+    datetime.datetime.strptime("2024-01-02 03:04", "%Y-%m-%d %H:%M")
+    re.compile(r"(?i)warm\s+up").search("Warm up")
+    json.dumps(json.loads('{"a": [1, 2.5, "x", null, true]}'), indent=1, sort_keys=True)
+    compile_script("def router(req, config):\n    return None\n", "warmup.py")
+
+
+def _seal_process(memory_mb: int) -> BinaryIO:
+    """Keep stdin and a private copy of stdout; then no new files, processes or big memory."""
+    out_fd = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    # Dispositions and the blocked-signal mask survive exec: undo whatever the server had.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM, signal.SIGXCPU})
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limits = [
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_FSIZE, 0),
+        (resource.RLIMIT_NPROC, 0),
+        (resource.RLIMIT_NOFILE, out_fd + 1),
+        (resource.RLIMIT_AS, memory_mb * 1024 * 1024),
+    ]
+    for which, value in limits:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+    return os.fdopen(out_fd, "wb")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    memory_mb = int(args[0]) if args else 256
+    _warm_up()
+    out = _seal_process(memory_mb)
+    worker = Worker(sys.stdin.buffer, out)
+    signal.signal(signal.SIGALRM, worker.on_alarm)
+    out.write(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
+    out.flush()
+    try:
+        worker.serve()
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
+    finally:
+        os._exit(0)

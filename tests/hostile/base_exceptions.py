@@ -1,0 +1,5 @@
+# HOSTILE: raise the BaseException family that could stop the server's event loop.
+# EXPECT: NameError
+# EXPECT: 'KeyboardInterrupt'
+def router(req, config):
+    raise KeyboardInterrupt()
