@@ -143,7 +143,9 @@ def think(ctx: RequestContext, config: Config) -> str | None:
 
 @rule("image")
 def image(ctx: RequestContext, config: Config) -> str | None:
-    if not ctx.router.image:
+    """With ``forceUseImageAgent`` the main model keeps the turn and the image agent answers
+    its questions about the images instead (see :mod:`ccr.agents.image`)."""
+    if not ctx.router.image or config.raw.get("forceUseImageAgent") is True:
         return None
     for message in reversed(ctx.body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
