@@ -14,6 +14,7 @@ from typing import Any
 from ccr.config import redact_text
 
 LOGGER_NAME = "ccr"
+REQUESTS_LOGGER = "ccr.requests"
 REQUEST_LOG_FILE = "ccr.log"
 
 _LEVELS = {
@@ -60,6 +61,8 @@ def setup_logging(*, home: Path, enabled: bool, level: str, console: bool = True
             logger.addHandler(file)
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
+    # LOG: false silences the per-request lines; warnings and errors still reach the console.
+    logging.getLogger(REQUESTS_LOGGER).setLevel(logging.INFO if enabled else logging.WARNING)
     return logger
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ccr.errors import ApiError, error_type_for_status
+from ccr.protocol import codec
 from ccr.transformers.base import HttpRequest
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
@@ -74,7 +75,7 @@ class Upstream:
         """Send the request and return the response with its body unread (caller closes it).
         A non-2xx answer is read, closed and raised as an :class:`ApiError`."""
         request = self._client.build_request(
-            "POST", http.url, headers=http.headers, content=_dump(http.body)
+            "POST", http.url, headers=http.headers, content=codec.dumps(http.body)
         )
         try:
             response = await asyncio.wait_for(
@@ -124,8 +125,6 @@ def scrub(text: str, headers: dict[str, str]) -> str:
     return _KEYLIKE.sub("***", text)
 
 
-def _dump(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _host(url: str) -> str:

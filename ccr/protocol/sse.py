@@ -12,6 +12,8 @@ import codecs
 import json
 from typing import Any, NamedTuple
 
+import orjson
+
 
 class SSEEvent(NamedTuple):
     """One dispatched event: its ``event:`` name (None when absent), joined data, and ``id:``."""
@@ -111,5 +113,10 @@ def encode_event(event: str, data: dict[str, Any]) -> bytes:
 
     A lone surrogate (an upstream that split an escaped pair) becomes "?" instead of an exception.
     """
-    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return f"event: {event}\ndata: {payload}\n\n".encode("utf-8", "replace")
+    try:
+        payload = orjson.dumps(data)
+    except TypeError:
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8", "replace"
+        )
+    return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"

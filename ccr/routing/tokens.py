@@ -22,6 +22,8 @@ from typing import Any
 import tiktoken
 from cachetools import LRUCache
 
+from ccr.protocol import codec
+
 ENCODING_NAME = "cl100k_base"
 ENCODING_FILE = "cl100k_base.tiktoken"
 ENCODING_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
@@ -163,7 +165,7 @@ class TokenCounter:
         serialised = _dumps_for_key(tools)
         if serialised is None:
             return sum(self._count_tool(tool) for tool in tools)
-        key = _digest(b"T", serialised)
+        key = hashlib.blake2b(b"T" + serialised, digest_size=16).digest()
         cached = self._cache_get(key)
         if cached is not None:
             return cached
@@ -253,10 +255,10 @@ def _digest(kind: bytes, text: str) -> bytes:
     return digest.digest()
 
 
-def _dumps_for_key(value: Any) -> str | None:
-    """Fast JSON used only as a cache key (ASCII escapes are quicker to produce)."""
+def _dumps_for_key(value: Any) -> bytes | None:
+    """Fast JSON used only as a cache key."""
     try:
-        return json.dumps(value)
+        return codec.dumps(value)
     except (TypeError, ValueError):
         return None
 

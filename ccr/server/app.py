@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import itertools
-import json
 import logging
 import os
 import signal
@@ -22,12 +21,15 @@ from ccr import __version__
 from ccr.errors import ApiError, AuthenticationFailed, InvalidRequest, error_body
 from ccr.exchange import open_exchange
 from ccr.logs import request_line
+from ccr.protocol import codec
 from ccr.routing.decide import decide
 from ccr.routing.prepare import build_context
+from ccr.routing.tokens import cl100k_encoding
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
+request_log = logging.getLogger("ccr.requests")
 
 _OPEN_PATHS = frozenset({"/health", "/"})
 _app_numbers = itertools.count(1)
@@ -71,6 +73,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _open(app: Sanic) -> None:
         if state.upstream is None:
             state.upstream = state.make_upstream()
+        await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
         await state.runtime.start()
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
@@ -187,7 +190,7 @@ def error_response(exc: Exception) -> HTTPResponse:
 
 def parse_body(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"")
+        body = codec.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -290,6 +293,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
                     state.sessions.record(session_id, usage, exchange.route.name)
         if status >= 400:
             state.stats.errors += 1
-        line["status"] = status
-        line["ms"] = round((time.monotonic() - started) * 1000, 1)
-        log.info(request_line(line))
+        if request_log.isEnabledFor(logging.INFO):
+            line["status"] = status
+            line["ms"] = round((time.monotonic() - started) * 1000, 1)
+            request_log.info(request_line(line))
