@@ -1,7 +1,9 @@
-"""Run users' router scripts in a real sandbox: RestrictedPython inside killable worker processes.
+"""Run users' scripts in a real sandbox: RestrictedPython inside killable worker processes.
 
-``RouterScript(path)`` is the whole interface: ``await script.call(req, config)`` returns a
-:class:`ScriptResult` and never raises for anything the script does.
+``RouterScript(path)`` is the whole interface for router scripts: ``await script.call(req,
+config)`` returns a :class:`ScriptResult` and never raises for anything the script does. User
+transformer files use :mod:`ccr.sandbox.transformer` (checked at load, then
+``TransformerScript.run``), in the same workers.
 
 The names are imported lazily so that a worker process, which imports ``ccr.sandbox.worker``,
 does not pay for asyncio and the server-side pool at every start.

@@ -1,4 +1,5 @@
-"""What a router script may do: RestrictedPython compile, guards, builtins, readable errors.
+"""What a user's script (router or transformer) may do: RestrictedPython compile, guards,
+builtins, readable errors.
 
 The worker process compiles and runs scripts with this policy; the process boundary, rlimits
 and deadlines (see ``worker`` and ``pool``) are the second wall around it.
@@ -11,6 +12,7 @@ import re
 from collections.abc import Callable
 from types import CodeType, TracebackType
 from typing import Any
+from weakref import WeakSet
 
 from RestrictedPython import compile_restricted_exec
 from RestrictedPython.Guards import (
@@ -190,6 +192,36 @@ def new_globals(output: OutputCollector) -> dict[str, Any]:
     namespace = dict(_BASE_GLOBALS)
     namespace["_print_"] = output.scope
     return namespace
+
+
+def transformer_globals(output: OutputCollector) -> tuple[dict[str, Any], WeakSet[type]]:
+    """A fresh namespace for a transformer file, and the set of classes its code creates.
+
+    A transformer is a class whose methods keep values on ``self``, which RestrictedPython's
+    write guard refuses for every object it does not know. Instances of classes the file
+    itself defines (with ``class``: recorded as they are built) may be written to; any other
+    object keeps the usual guard.
+    """
+    classes: WeakSet[type] = WeakSet()
+    build_class = BUILTINS["__build_class__"]
+
+    def record_class(func: Any, name: str, *bases: Any, **kwargs: Any) -> Any:
+        cls = build_class(func, name, *bases, **kwargs)
+        if isinstance(cls, type):
+            classes.add(cls)
+        return cls
+
+    def write_guard(ob: Any) -> Any:
+        if type(ob) in classes:
+            return ob
+        return full_write_guard(ob)
+
+    namespace = dict(_BASE_GLOBALS)
+    namespace["__builtins__"] = {**BUILTINS, "__build_class__": record_class}
+    namespace["__name__"] = "custom_transformer"
+    namespace["_write_"] = write_guard
+    namespace["_print_"] = output.scope
+    return namespace, classes
 
 
 _LINE_ERROR = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)

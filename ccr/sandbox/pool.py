@@ -1,9 +1,9 @@
-"""A user's router script as the server sees it: a small pool of sandbox workers in front of it.
+"""A user's script as the server sees it: a small pool of sandbox workers in front of it.
 
 The server's event loop never runs script code: every call goes to an idle worker process with
-a deadline, a worker that overruns is SIGKILLed and replaced, a script that keeps timing out is
-switched off for a while, and edits to the file are picked up (or, if broken, reported while the
-last good version keeps serving).
+a deadline, a worker that overruns is SIGKILLed and replaced, a script that keeps timing out or
+crashing its worker (each costing a fresh process) is switched off for a while, and edits to the
+file are picked up (or, if broken, reported while the last good version keeps serving).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ccr.sandbox.policy import MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, MAX_ROUTE_CHARS, truncate
-from ccr.sandbox.process import WorkerDied, WorkerProcess, WorkerTimedOut
+from ccr.sandbox.process import LINE_LIMIT, Serve, WorkerDied, WorkerProcess, WorkerTimedOut
 from ccr.sandbox.result import ScriptResult
 
 log = logging.getLogger(__name__)
@@ -36,23 +36,43 @@ _LAZY_STR_CHARS = 2048
 #: the script reads (those it read last time are sent up front, saving a round trip).
 _RELEARN_EVERY = 64
 _RESPAWN_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+#: Extra time a big message buys (the worker parses it before its own deadline starts).
+_TRANSFER_BYTES_PER_S = 50_000_000
 #: After the sandbox failed to start at all, how long calls report that before trying again.
 _RETRY_START_S = 5.0
 _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 @dataclass(frozen=True)
-class _Version:
+class ScriptVersion:
+    """One loaded source text of the script, numbered so workers can tell versions apart."""
+
     number: int
     source: str
 
 
-class RouterScript:
-    """``custom_router.py`` run in persistent sandbox worker processes.
+@dataclass
+class Trip:
+    """One message's round trip through a worker: the reply, or why there is none."""
 
-    ``call`` never raises for anything the script does: problems come back as a
-    :class:`ScriptResult` with ``value=None`` and a readable ``error``.
-    """
+    reply: dict[str, Any] | None = None
+    error: str | None = None
+    timed_out: bool = False
+    disabled: bool = False
+
+
+#: Builds a call's message for a script version: the line to send and the ``need`` server.
+Build = Callable[[int], tuple[bytes, Serve | None]]
+
+
+class ScriptPool:
+    """A user's script file run in persistent sandbox worker processes: life cycle, loading,
+    workers, deadlines and switching off; subclasses say what a call sends and means."""
+
+    #: The longest reply line accepted from a worker.
+    line_limit: int = LINE_LIMIT
+    #: The least time a call waits for an idle worker before it is answered "busy".
+    min_wait_s: float = 0.25
 
     def __init__(
         self,
@@ -77,7 +97,7 @@ class RouterScript:
         self.check_interval_s = float(check_interval_s)
         #: The current compile/load problem, if any (the last good version may still serve).
         self.load_error: str | None = None
-        self._good: _Version | None = None
+        self._good: ScriptVersion | None = None
         self._versions = 0
         self._signature: tuple[int, int] | None = None
         self._next_check = 0.0
@@ -90,10 +110,11 @@ class RouterScript:
         self._start_task: asyncio.Task[None] | None = None
         self._retry_start_at = 0.0
         self._closed = False
-        self._timeouts_in_row = 0
+        #: Calls in a row that timed out or cost a worker process (crash, out of memory).
+        self._strikes = 0
+        self._strikes_all_timeouts = True
+        self._last_strike = ""
         self._disabled_until = 0.0
-        self._hot: frozenset[str] = frozenset()
-        self._calls = 0
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -109,7 +130,7 @@ class RouterScript:
     async def _start(self) -> None:
         self._idle = asyncio.Queue()
         spawned = await asyncio.gather(
-            *(WorkerProcess.spawn(self.memory_mb) for _ in range(self.workers)),
+            *(self._spawn_worker() for _ in range(self.workers)),
             return_exceptions=True,
         )
         failures: list[BaseException] = []
@@ -145,43 +166,19 @@ class RouterScript:
         self._idle = None
         self._signature = None
 
-    async def __aenter__(self) -> RouterScript:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
 
-    def call_sync(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
-        """One call from synchronous code (``ccr route --dry-run``), in a private event loop."""
-        once = RouterScript(
-            self.path, timeout_ms=self.timeout_ms, memory_mb=self.memory_mb, workers=1,
-            max_source_bytes=self.max_source_bytes,
-        )
-
-        async def run() -> ScriptResult:
-            async with once:
-                return await once.call(req, config)
-
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            result = asyncio.run(run())
-        else:  # called from inside a running loop: give the private loop its own thread
-            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                result = pool.submit(asyncio.run, run()).result()
-        if self._start_task is None:
-            self.load_error = once.load_error
-        return result
-
-    # -- calls -----------------------------------------------------------------------------------
-
-    async def call(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
-        """Run ``router(req, config)``; never raises for anything the script does."""
-        started = time.perf_counter()
+    async def _round_trip(self, build: Build) -> Trip:
+        """Send one message, built for the current version, to an idle worker; check the
+        worker's fate (timed out, crashed, recycled) and count it towards switching off."""
         await self.start()
         if self._start_task is None:  # the sandbox could not start
-            return self._result(started, None, self.load_error or f"{self.name}: not started")
+            return Trip(error=self.load_error or f"{self.name}: not started")
         now = time.monotonic()
         if now >= self._next_check and not self._reloading:
             self._next_check = now + self.check_interval_s
@@ -191,107 +188,82 @@ class RouterScript:
             finally:
                 self._reloading = False
         if now < self._disabled_until:
-            return self._result(
-                started, None,
-                f"{self.name} disabled for {self.disable_for_s:g}s "
-                f"after {self._timeouts_in_row} timeouts",
-                disabled=True,
-            )
+            return Trip(error=self._disabled_message(), disabled=True)
         good = self._good
         if good is None:
-            return self._result(started, None, self.load_error or f"{self.name}: not loaded")
-        self._calls += 1
-        hot = self._hot if self._calls % _RELEARN_EVERY else frozenset()
+            return Trip(error=self.load_error or f"{self.name}: not loaded")
         try:
-            message, body, lazy = _call_message(good.number, self.timeout_ms, req, config, hot)
+            message, serve = build(good.number)
         except (TypeError, ValueError, RecursionError) as exc:
-            return self._result(
-                started, None, f"{self.name}: the request could not be passed to the script "
-                f"({truncate(str(exc), 120)})",
-            )
+            return Trip(error=f"{self.name}: the request could not be passed to the script "
+                        f"({truncate(str(exc), 120)})")
         worker = await self._acquire()
         if worker is None:
-            return self._result(
-                started, None, f"{self.name}: router busy (all {self.workers} sandbox workers "
-                "are in use)",
-            )
+            return Trip(error=self._busy_message())
         if worker.version != good.number:
             error, usable = await self._load_into(worker, good)
             if error is not None:
                 if usable:
                     self._release(worker)
-                return self._result(started, None, error)
-        deadline = self.timeout_ms / 1000 * 1.5 + _GRACE_S
-        fetched: set[str] = set()
+                return Trip(error=error)
+        deadline = self.timeout_ms / 1000 * 1.5 + _GRACE_S + len(message) / _TRANSFER_BYTES_PER_S
         try:
-            reply = await worker.exchange(message, deadline, _lazy_server(body, lazy, fetched))
+            reply = await worker.exchange(message, deadline, serve)
         except WorkerTimedOut:
             self._discard(worker)
-            self._note_timeout()
-            return self._result(
-                started, None, f"{self.name}: timed out after {self.timeout_ms:g} ms "
-                "(the sandbox process was stopped)", timed_out=True,
-            )
+            error = (f"{self.name}: timed out after {self.timeout_ms:g} ms "
+                     "(the sandbox process was stopped)")
+            self._strike(error, timeout=True)
+            return Trip(error=error, timed_out=True)
         except WorkerDied as exc:
             self._discard(worker)
             if exc.deadline:
-                self._note_timeout()
-                return self._result(
-                    started, None, f"{self.name}: timed out after {self.timeout_ms:g} ms",
-                    timed_out=True,
-                )
-            return self._result(started, None, f"{self.name}: {exc}")
+                error = f"{self.name}: timed out after {self.timeout_ms:g} ms"
+                self._strike(error, timeout=True)
+                return Trip(error=error, timed_out=True)
+            error = f"{self.name}: {exc}"
+            self._strike(error, timeout=False)
+            return Trip(error=error)
         except BaseException:  # cancelled mid-exchange: the worker's state is unknown
             self._discard(worker)
             raise
-        self._hot = hot | fetched
-        return self._finish(started, worker, reply, config)
-
-    def _finish(
-        self, started: float, worker: WorkerProcess, reply: dict[str, Any],
-        config: dict[str, Any],
-    ) -> ScriptResult:
-        """Check a worker's reply as untrusted data and turn it into a result."""
         number = reply.get("v")
         worker.version = number if isinstance(number, int) else None
-        if reply.get("recycle"):
+        recycled = bool(reply.get("recycle"))
+        if recycled:
             self._discard(worker)
         else:
             self._release(worker)
-        timed_out = reply.get("timed_out") is True
-        if timed_out:
-            self._note_timeout()
+        error = reply.get("error")
+        error = clean_text(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
+        if reply.get("timed_out") is True:
+            self._strike(error or f"{self.name}: timed out", timeout=True)
+        elif recycled:
+            self._strike(error or f"{self.name}: the sandbox process had to be replaced",
+                         timeout=False)
         else:
-            self._timeouts_in_row = 0
-        value, error = reply.get("value"), reply.get("error")
-        error = _clean(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
-        if value is not None:
-            if type(value) is not str or len(value) > MAX_ROUTE_CHARS:
-                value, error = None, f"{self.name}: the sandbox sent back an invalid route"
-            elif not _is_configured(value, config):
-                shown = truncate(value, 80)
-                value, error = None, (
-                    f"{self.name}: router() returned {shown!r}, which is not a configured "
-                    '"provider,model"'
-                )
-        output = reply.get("output")
-        output = _clean(output[: MAX_OUTPUT_CHARS + 40]) if isinstance(output, str) else ""
-        return self._result(started, value, error, output=output, timed_out=timed_out)
+            self._strikes, self._strikes_all_timeouts = 0, True
+        return Trip(reply=reply)
 
-    def _result(
-        self, started: float, value: str | None, error: str | None, **extra: Any
-    ) -> ScriptResult:
-        elapsed = (time.perf_counter() - started) * 1000
-        return ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+    def _busy_message(self) -> str:
+        return f"{self.name}: router busy (all {self.workers} sandbox workers are in use)"
 
-    def _note_timeout(self) -> None:
-        self._timeouts_in_row += 1
-        if self._timeouts_in_row >= self.disable_after:
+    def _disabled_message(self) -> str:
+        if self._strikes_all_timeouts:
+            return (f"{self.name} disabled for {self.disable_for_s:g}s "
+                    f"after {self._strikes} timeouts")
+        return (f"{self.name} disabled for {self.disable_for_s:g}s after {self._strikes} calls "
+                f"in a row crashed or timed out (last: {self._last_strike})")
+
+    def _strike(self, error: str, *, timeout: bool) -> None:
+        """Count a call that timed out or cost a worker; enough in a row switch the script
+        off, so a script that fails every call does not keep the pool respawning."""
+        self._strikes += 1
+        self._strikes_all_timeouts = self._strikes_all_timeouts and timeout
+        self._last_strike = truncate(error, 200)
+        if self._strikes >= self.disable_after:
             self._disabled_until = time.monotonic() + self.disable_for_s
-            log.warning(
-                "%s disabled for %gs after %d timeouts in a row",
-                self.name, self.disable_for_s, self._timeouts_in_row,
-            )
+            log.warning("%s", self._disabled_message())
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -310,12 +282,12 @@ class RouterScript:
             self._signature, self.load_error = signature, None
             return
         self._versions += 1
-        version = _Version(self._versions, source)
+        version = ScriptVersion(self._versions, source)
         error = await self._load(version)
         if error is None:
             self._signature = signature
             self._good, self.load_error = version, None
-            self._timeouts_in_row, self._disabled_until = 0, 0.0
+            self._strikes, self._strikes_all_timeouts, self._disabled_until = 0, True, 0.0
         else:
             self.load_error = error
             # A busy or dead sandbox is worth another try; a broken script is not.
@@ -348,7 +320,7 @@ class RouterScript:
     def _too_big(self, size: int) -> str:
         return f"{self.name}: the script is too big ({size} bytes, at most {self.max_source_bytes})"
 
-    async def _load(self, version: _Version) -> str | None:
+    async def _load(self, version: ScriptVersion) -> str | None:
         """Compile ``version`` and run its module code once in a worker; the error, or None."""
         worker = await self._acquire()
         if worker is None:
@@ -358,14 +330,23 @@ class RouterScript:
             self._release(worker)
         return error
 
-    async def _load_into(self, worker: WorkerProcess, version: _Version) -> tuple[str | None, bool]:
+    def _load_message(self, version: ScriptVersion) -> dict[str, Any]:
+        return {"op": "load", "v": version.number, "src": version.source, "name": self.name,
+                "t": self.timeout_ms}
+
+    def _loaded(self, reply: Mapping[str, Any]) -> str | None:
+        """A successful load reply, checked; the problem with it, or None."""
+        return None
+
+    async def _load_into(
+        self, worker: WorkerProcess, version: ScriptVersion
+    ) -> tuple[str | None, bool]:
         """Load ``version`` into an acquired worker: the error or None, and whether the worker
         is still usable (if not, it has been discarded)."""
-        message = {"op": "load", "v": version.number, "src": version.source, "name": self.name,
-                   "t": self.timeout_ms}
+        message = self._load_message(version)
         deadline = self.timeout_ms / 1000 * 1.5 + _GRACE_S + _COMPILE_ALLOWANCE_S
         try:
-            reply = await worker.exchange(_encode(message), deadline)
+            reply = await worker.exchange(encode_message(message), deadline)
         except WorkerTimedOut:
             self._discard(worker)
             return f"{self.name}: loading the script timed out", False
@@ -381,19 +362,22 @@ class RouterScript:
             self._discard(worker)
         usable = not reply.get("recycle")
         if reply.get("ok") is True:
-            return None, usable
+            return self._loaded(reply), usable
         error = reply.get("error")
         text = error if isinstance(error, str) else f"{self.name}: could not be loaded"
         return truncate(text, MAX_ERROR_CHARS), usable
 
     # -- workers ---------------------------------------------------------------------------------
 
+    async def _spawn_worker(self) -> WorkerProcess:
+        return await WorkerProcess.spawn(self.memory_mb, line_limit=self.line_limit)
+
     async def _acquire(self) -> WorkerProcess | None:
         """An idle live worker, waiting a bounded time when all are busy."""
         idle = self._idle
         if idle is None:
             return None
-        wait_s = max(self.timeout_ms * 4 / 1000, 0.25)
+        wait_s = max(self.timeout_ms * 4 / 1000, self.min_wait_s)
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -434,7 +418,7 @@ class RouterScript:
     async def _respawn(self) -> None:
         for attempt in range(1_000_000):
             try:
-                worker = await WorkerProcess.spawn(self.memory_mb)
+                worker = await self._spawn_worker()
             except Exception as exc:  # keep trying: a pool without workers serves nobody
                 delay = _RESPAWN_BACKOFF_S[min(attempt, len(_RESPAWN_BACKOFF_S) - 1)]
                 log.warning("sandbox worker for %s did not start (%s); retrying in %gs",
@@ -454,6 +438,87 @@ class RouterScript:
         task.add_done_callback(self._tasks.discard)
         return task
 
+
+class RouterScript(ScriptPool):
+    """``custom_router.py`` run in persistent sandbox worker processes.
+
+    ``call`` never raises for anything the script does: problems come back as a
+    :class:`ScriptResult` with ``value=None`` and a readable ``error``.
+    """
+
+    #: Big body fields the script read lately (sent up front), and calls so far.
+    _hot: frozenset[str] = frozenset()
+    _calls = 0
+
+    def call_sync(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
+        """One call from synchronous code (``ccr route --dry-run``), in a private event loop."""
+        once = RouterScript(
+            self.path, timeout_ms=self.timeout_ms, memory_mb=self.memory_mb, workers=1,
+            max_source_bytes=self.max_source_bytes,
+        )
+
+        async def run() -> ScriptResult:
+            async with once:
+                return await once.call(req, config)
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            result = asyncio.run(run())
+        else:  # called from inside a running loop: give the private loop its own thread
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                result = pool.submit(asyncio.run, run()).result()
+        if self._start_task is None:
+            self.load_error = once.load_error
+        return result
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    async def call(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
+        """Run ``router(req, config)``; never raises for anything the script does."""
+        started = time.perf_counter()
+        fetched: set[str] = set()
+        hot = frozenset[str]()
+
+        def build(version: int) -> tuple[bytes, Serve | None]:
+            nonlocal hot
+            self._calls += 1
+            hot = self._hot if self._calls % _RELEARN_EVERY else frozenset()
+            message, body, lazy = _call_message(version, self.timeout_ms, req, config, hot)
+            return message, _lazy_server(body, lazy, fetched)
+
+        trip = await self._round_trip(build)
+        if trip.reply is None:
+            return self._result(started, None, trip.error, timed_out=trip.timed_out,
+                                disabled=trip.disabled)
+        self._hot = hot | fetched
+        return self._finish(started, trip.reply, config)
+
+    def _finish(
+        self, started: float, reply: dict[str, Any], config: dict[str, Any],
+    ) -> ScriptResult:
+        """Check a worker's reply as untrusted data and turn it into a result."""
+        timed_out = reply.get("timed_out") is True
+        value, error = reply.get("value"), reply.get("error")
+        error = clean_text(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
+        if value is not None:
+            if type(value) is not str or len(value) > MAX_ROUTE_CHARS:
+                value, error = None, f"{self.name}: the sandbox sent back an invalid route"
+            elif not _is_configured(value, config):
+                shown = truncate(value, 80)
+                value, error = None, (
+                    f"{self.name}: router() returned {shown!r}, which is not a configured "
+                    '"provider,model"'
+                )
+        output = reply.get("output")
+        output = clean_text(output[: MAX_OUTPUT_CHARS + 40]) if isinstance(output, str) else ""
+        return self._result(started, value, error, output=output, timed_out=timed_out)
+
+    def _result(
+        self, started: float, value: str | None, error: str | None, **extra: Any
+    ) -> ScriptResult:
+        elapsed = (time.perf_counter() - started) * 1000
+        return ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
 
 class _LoadProblem(Exception):
     """The script file cannot be read; the message is the load error."""
@@ -480,14 +545,14 @@ def _call_message(
         body = {}
     message = {"op": "call", "v": version, "t": timeout_ms, "req": req, "lazy": sorted(lazy),
                "config": config}
-    return _encode(message), body, lazy
+    return encode_message(message), body, lazy
 
 
 def _is_big(value: Any) -> bool:
     return isinstance(value, list) or (isinstance(value, str) and len(value) > _LAZY_STR_CHARS)
 
 
-def _encode(message: Mapping[str, Any]) -> bytes:
+def encode_message(message: Mapping[str, Any]) -> bytes:
     return _JSON.encode(message).encode() + b"\n"
 
 
@@ -507,7 +572,7 @@ def _lazy_server(body: Mapping[str, Any], lazy: frozenset[str], fetched: set[str
     return serve
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """Text that encodes as UTF-8 (a script can print lone surrogates)."""
     return text.encode("utf-8", "replace").decode("utf-8")
 

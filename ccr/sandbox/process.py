@@ -25,8 +25,9 @@ _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from ccr.sandbox.worker import main; main(sys.argv[2:])"
 )
-#: Longest line accepted from a worker (replies are small: capped value, error and output).
-_LINE_LIMIT = 1 << 20
+#: Longest line accepted from a router script's worker (replies are small: capped value, error
+#: and output); transformer workers send whole requests back and are given more.
+LINE_LIMIT = 1 << 20
 #: Environment variables a worker may see: none of the server's, bar the time zone.
 _PASSED_ENV = ("TZ",)
 
@@ -49,6 +50,11 @@ def worker_env() -> dict[str, str]:
     return {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
 
 
+def worker_command(memory_mb: int) -> list[str]:
+    """The command line of a worker process (run it with :func:`worker_env` and ``cwd="/"``)."""
+    return [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT, str(memory_mb)]
+
+
 class WorkerProcess:
     """A live worker: one exchange at a time (the pool guarantees that)."""
 
@@ -59,9 +65,10 @@ class WorkerProcess:
         self.version: int | None = None
 
     @classmethod
-    async def spawn(cls, memory_mb: int, *, start_timeout_s: float = 15.0) -> WorkerProcess:
+    async def spawn(cls, memory_mb: int, *, start_timeout_s: float = 15.0,
+                    line_limit: int = LINE_LIMIT) -> WorkerProcess:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT, str(memory_mb),
+            *worker_command(memory_mb),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             # Only start-up failures can reach it: a ready worker points fd 2 at /dev/null.
@@ -69,7 +76,7 @@ class WorkerProcess:
             env=worker_env(),
             cwd="/",
             start_new_session=True,
-            limit=_LINE_LIMIT,
+            limit=line_limit,
         )
         worker = cls(proc)
         try:

@@ -1,4 +1,4 @@
-"""The sandbox worker: a clean child process that runs router scripts, one call at a time.
+"""The sandbox worker: a clean child process that runs a user's script, one call at a time.
 
 The server starts it with ``python -I`` and an empty environment and talks JSON lines over
 stdin/stdout (never pickle). Before serving, the worker closes its way to the file system
@@ -10,6 +10,13 @@ Messages in: ``{"op": "load", "v": version, "src": source, "name": file name, "t
 "t": timeout_ms, "req": {...}, "lazy": [body keys], "config": {...}}``. While a call runs, the
 worker may ask for a pending body field with ``{"need": key}`` and reads back
 ``{"key": key, "value": ...}``. Each message in gets exactly one reply line.
+
+Transformer files use the same worker: ``load`` with ``"kind": "transformer"`` and
+``"options": "<JSON text>"`` checks the file's transformer class (the reply names it and its
+hooks), and ``{"op": "hook", "v": version, "t": timeout_ms, "hook": "request" | "response" |
+"chunks", "data": ..., "end": bool, "ctx": {"provider", "model", "stream"}, "state": {...},
+"options": "<JSON text>"}`` runs one round of hooks (see :mod:`ccr.sandbox.hooks`); the reply
+carries ``value`` and ``state`` as JSON.
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, BinaryIO
 
+from ccr.sandbox.hooks import describe_class, find_class, run_hooks
 from ccr.sandbox.policy import (
     OutputCollector,
     ScriptError,
@@ -31,6 +40,7 @@ from ccr.sandbox.policy import (
     describe_exception,
     new_globals,
     script_line,
+    transformer_globals,
 )
 from ccr.sandbox.views import PENDING, ReadOnlyDict, Request
 
@@ -50,6 +60,10 @@ class _ProtocolError(Exception):
     """The conversation with the server is out of step: the worker must not go on."""
 
 
+#: What runs on the fresh module globals (and the classes the module built, if recorded).
+_Act = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
 class Worker:
     """The compiled script (one version at a time) and the request/response loop."""
 
@@ -59,6 +73,8 @@ class Worker:
         self._version: int | None = None
         self._code: CodeType | None = None
         self._filename = "custom_router.py"
+        #: What the loaded file is: a ``router`` script or a ``transformer`` class.
+        self._kind = "router"
         self._alarms = 0
         self._in_fetch = False
         self._desynced = False
@@ -99,6 +115,8 @@ class Worker:
                     reply = self.load(msg)
                 elif op == "call":
                     reply = self.call(msg)
+                elif op == "hook":
+                    reply = self.hook(msg)
                 else:
                     raise _ProtocolError(f"unknown op {op!r}")
             except _ProtocolError as exc:
@@ -109,7 +127,13 @@ class Worker:
                 return
 
     def _send(self, reply: dict[str, Any]) -> None:
-        self._out.write(json.dumps(reply).encode() + b"\n")
+        """One reply line; ``raw`` fields are JSON texts already encoded under the deadline."""
+        raw: dict[str, bytes] = reply.pop("raw", None) or {}
+        line = json.dumps(reply).encode()
+        if raw:
+            fields = b"".join(b',"' + key.encode() + b'":' + text for key, text in raw.items())
+            line = line[:-1] + fields + b"}"
+        self._out.write(line + b"\n")
         self._out.flush()
 
     def _fetch(self, key: str) -> Any:
@@ -136,32 +160,54 @@ class Worker:
 
     # -- script versions ---------------------------------------------------------------------
 
-    def _code_for(self, msg: dict[str, Any]) -> CodeType:
+    def _code_for(self, msg: dict[str, Any], kind: str) -> CodeType:
         version = msg.get("v")
         if "src" in msg:
             self._filename = str(msg.get("name") or self._filename)
-            self._version, self._code = None, None
+            self._version, self._code, self._kind = None, None, kind
             self._code = compile_script(str(msg["src"]), self._filename)
             self._version = version
-        if self._code is None or self._version != version:
-            raise _ProtocolError(f"script version {version} was never sent")
+        if self._code is None or self._version != version or self._kind != kind:
+            raise _ProtocolError(f"{kind} version {version} was never sent")
         return self._code
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
         """Compile a new version and run its module code once, to report problems early."""
+        kind = "transformer" if msg.get("kind") == "transformer" else "router"
         try:
-            code = self._code_for(msg)
+            code = self._code_for(msg, kind)
         except ScriptError as exc:
             return {"ok": False, "error": str(exc), "v": None}
         except MemoryError:
             return {"ok": False, "error": f"{self._filename}: MemoryError while compiling",
                     "recycle": True}
-        outcome = self._run(code, float(msg.get("t", 100)), None)
+        if kind == "transformer":
+            options = str(msg.get("options") or "{}")
+            act = self._transformer_act(lambda cls: describe_class(cls, self._filename, options))
+            outcome = self._run(code, float(msg.get("t", 100)), act, loading=True,
+                                make_globals=transformer_globals)
+        else:
+            outcome = self._run(code, float(msg.get("t", 100)), self._router_act(None),
+                                loading=True)
         return {"ok": not outcome.get("error"), "v": self._version, **outcome}
+
+    def hook(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """One round of a transformer's hooks on plain JSON data."""
+        try:
+            code = self._code_for(msg, "transformer")
+        except ScriptError as exc:
+            return {"error": str(exc), "v": None}
+        except MemoryError:
+            return {"error": f"{self._filename}: MemoryError while compiling", "recycle": True}
+        act = self._transformer_act(lambda cls: run_hooks(cls, self._filename, msg))
+        reply = self._run(code, float(msg.get("t", 100)), act, loading=False,
+                          make_globals=transformer_globals)
+        reply["v"] = self._version
+        return reply
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         try:
-            code = self._code_for(msg)
+            code = self._code_for(msg, "router")
         except ScriptError as exc:
             return {"error": str(exc), "v": None}
         except MemoryError:
@@ -174,30 +220,67 @@ class Worker:
             req_data["body"] = ReadOnlyDict(body, self._fetch)
         config = msg.get("config")
         args = (Request(req_data), ReadOnlyDict(config if isinstance(config, dict) else {}))
-        reply = self._run(code, float(msg.get("t", 100)), args)
+        reply = self._run(code, float(msg.get("t", 100)), self._router_act(args), loading=False)
         reply["v"] = self._version
         return reply
+
+    # -- what runs after the module code ---------------------------------------------------------
+
+    def _router_act(self, args: tuple[Any, Any] | None) -> _Act:
+        """``router(*args)`` and its route checked (just that ``router`` exists when no args)."""
+
+        def act(namespace: dict[str, Any], _classes: Any) -> dict[str, Any]:
+            router = namespace.get("router")
+            if not callable(router):
+                return {"error": f"{self._filename}: no router function: "
+                        "define def router(req, config)"}
+            if args is None:
+                return {}
+            value = router(*args)
+            problem = check_route(value, self._filename)
+            if problem is not None:
+                return {"error": problem}
+            return {"value": value}
+
+        return act
+
+    def _transformer_act(self, then: Callable[[type], dict[str, Any]]) -> _Act:
+        """Find the file's transformer class, then ``then(cls)``; contract problems are
+        reported as phrased, not as exceptions."""
+
+        def act(namespace: dict[str, Any], classes: Any) -> dict[str, Any]:
+            try:
+                return then(find_class(namespace, classes, self._filename))
+            except ScriptError as exc:
+                return {"error": str(exc)}
+
+        return act
 
     # -- running -----------------------------------------------------------------------------
 
     def _run(
-        self, code: CodeType, timeout_ms: float, args: tuple[Any, Any] | None
+        self, code: CodeType, timeout_ms: float, act: _Act, *, loading: bool,
+        make_globals: Callable[[OutputCollector], Any] | None = None,
     ) -> dict[str, Any]:
-        """Module code into fresh globals, then ``router(*args)`` (just a check when no args)."""
+        """Module code into fresh globals, then ``act`` on them, all under the deadline."""
         output = OutputCollector()
         self._desynced = False
         result: dict[str, Any]
         try:
             self._arm(timeout_ms)
             try:
-                result = self._attempt(code, new_globals(output), args)
+                if make_globals is None:
+                    namespace, classes = new_globals(output), None
+                else:
+                    namespace, classes = make_globals(output)
+                result = self._attempt(code, namespace, classes, act)
             finally:
                 self._disarm()
         except Deadline as exc:
             result = {"line": script_line(exc.__traceback__, self._filename)}
         line = result.pop("line", None)
         if self._alarms:
-            what = "timed out" if args is not None else "module code timed out"
+            what = "module code timed out" if loading else "timed out"
             at = f":{line}" if line else ""
             result = {
                 "error": f"{self._filename}{at}: {what} after {timeout_ms:g} ms",
@@ -211,17 +294,11 @@ class Worker:
         return result
 
     def _attempt(
-        self, code: CodeType, namespace: dict[str, Any], args: tuple[Any, Any] | None
+        self, code: CodeType, namespace: dict[str, Any], classes: Any, act: _Act
     ) -> dict[str, Any]:
         try:
             exec(code, namespace)
-            router = namespace.get("router")
-            if not callable(router):
-                return {"error": f"{self._filename}: no router function: "
-                        "define def router(req, config)"}
-            if args is None:
-                return {}
-            value = router(*args)
+            return act(namespace, classes)
         except Deadline:
             raise
         except BaseException as exc:  # the script may raise anything; the worker carries on
@@ -230,10 +307,6 @@ class Worker:
                 "line": script_line(exc.__traceback__, self._filename),
                 "recycle": isinstance(exc, MemoryError) or self._desynced,
             }
-        problem = check_route(value, self._filename)
-        if problem is not None:
-            return {"error": problem}
-        return {"value": value}
 
 
 def _warm_up() -> None:

@@ -4,24 +4,36 @@ Out: provider chain, then the model's chain, then the endpoint builds the HTTP c
 Back: the endpoint first (it turns its wire format into unified chunks), then the same
 transformers in reverse order (a proper stack: the model chain sees the upstream's answer
 before the provider chain).
+
+A chain holding a user transformer (an :class:`AsyncTransformer`, run in the sandbox) has
+``is_async`` set and must be driven through the ``a*`` methods; chains of built-ins alone keep
+the synchronous ones, untouched by the awaiting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ccr.config.model import Config, Provider
 from ccr.errors import ConfigError
 from ccr.transformers.base import HttpRequest, TransformContext, Transformer
-from ccr.transformers.registry import instantiate, lookup
+from ccr.transformers.custom import AsyncTransformer, Factory, load_custom_transformers
+from ccr.transformers.registry import instantiate, lookup, names
 
 
 @dataclass(frozen=True)
 class Chain:
     transformers: tuple[Transformer, ...]
     endpoint: Transformer
+    #: Some stage must be awaited: drive the chain with the ``a*`` methods.
+    is_async: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "is_async", any(isinstance(t, AsyncTransformer) for t in self.transformers)
+        )
 
     @property
     def protocol(self) -> str:
@@ -56,20 +68,77 @@ class Chain:
             out += stage.end_stream(ctx)
         return out
 
+    # -- chains with a stage that must be awaited ------------------------------------------------
 
-def _uses(spec: Any, key_path: str) -> list[Transformer]:
+    async def arequest(self, request: dict[str, Any], ctx: TransformContext) -> HttpRequest:
+        for t in self.transformers:
+            if isinstance(t, AsyncTransformer):
+                request = await t.atransform_request(request, ctx)
+            else:
+                request = t.transform_request(request, ctx)
+        return self.endpoint.build_http(request, ctx)
+
+    async def aresponse(self, response: dict[str, Any], ctx: TransformContext
+                        ) -> dict[str, Any]:
+        response = self.endpoint.transform_response(response, ctx)
+        for t in reversed(self.transformers):
+            if isinstance(t, AsyncTransformer):
+                response = await t.atransform_response(response, ctx)
+            else:
+                response = t.transform_response(response, ctx)
+        return response
+
+    async def achunks(self, chunks: list[dict[str, Any]], ctx: TransformContext, *,
+                      end: bool = False) -> list[dict[str, Any]]:
+        """All chunks of one upstream read through every stage, stage by stage (a sandboxed
+        stage takes the whole batch in one round trip); ``end`` also flushes each stage, as
+        :meth:`end` does, after that stage's chunks."""
+        for stage in (self.endpoint, *reversed(self.transformers)):
+            if isinstance(stage, AsyncTransformer):
+                chunks = await stage.atransform_chunks(chunks, ctx, end=end)
+                continue
+            chunks = [out for c in chunks for out in stage.transform_chunk(c, ctx)]
+            if end:
+                chunks += stage.end_stream(ctx)
+        return chunks
+
+
+def _uses(spec: Any, key_path: str, custom: Mapping[str, Factory]) -> list[Transformer]:
     if not isinstance(spec, Mapping):
         return []
     use = spec.get("use") or []
-    return [instantiate(entry, key_path=f"{key_path}.use[{i}]") for i, entry in enumerate(use)]
+    return [_instantiate(entry, f"{key_path}.use[{i}]", custom) for i, entry in enumerate(use)]
 
 
-def build_chain(provider: Provider, model: str, *, key_path: str) -> Chain:
-    """Instantiate the provider's and the model's transformers (raises ConfigError)."""
+def _instantiate(entry: Any, key_path: str, custom: Mapping[str, Factory]) -> Transformer:
+    """A ``use`` entry: the config's own transformers first, then the built-ins."""
+    name = entry[0] if isinstance(entry, list) and entry else entry
+    factory = custom.get(name.lower()) if isinstance(name, str) else None
+    if factory is None:
+        if custom and isinstance(name, str) and lookup(name) is None:
+            available = ", ".join(sorted({*names(), *custom}))
+            raise ConfigError(f"unknown transformer {name!r} (available: {available})",
+                              path=key_path)
+        return instantiate(entry, key_path=key_path)
+    options = entry[1] if isinstance(entry, list) and len(entry) == 2 else {}
+    if not isinstance(options, Mapping) or (isinstance(entry, list) and len(entry) > 2):
+        raise ConfigError('expected a transformer name or ["name", {options}], got '
+                          + repr(entry)[:80], path=key_path)
+    return factory(options)
+
+
+def build_chain(provider: Provider, model: str, *, key_path: str,
+                custom: Mapping[str, Factory] | None = None) -> Chain:
+    """Instantiate the provider's and the model's transformers (raises ConfigError).
+
+    ``custom`` maps lower-cased names of the config's own transformers to their factories;
+    they take precedence over built-ins of the same name, for this config only.
+    """
+    custom = custom or {}
     spec = provider.transformer or {}
-    items = _uses(spec, f"{key_path}.transformer")
+    items = _uses(spec, f"{key_path}.transformer", custom)
     model_spec = spec.get(model) if isinstance(spec, Mapping) else None
-    items += _uses(model_spec, f"{key_path}.transformer.{model}")
+    items += _uses(model_spec, f"{key_path}.transformer.{model}", custom)
     endpoints = [t for t in items if t.endpoint]
     endpoint = endpoints[-1] if endpoints else _default_endpoint()
     rest = tuple(t for t in items if t is not endpoint)
@@ -82,13 +151,21 @@ def build_chain(provider: Provider, model: str, *, key_path: str) -> Chain:
     return Chain(rest, endpoint)
 
 
-def build_chains(config: Config) -> dict[tuple[str, str], Chain]:
-    """Every route's chain, keyed by (provider name, model): built at load, not per request."""
+def build_chains(config: Config, custom: Mapping[str, Factory] | None = None
+                 ) -> dict[tuple[str, str], Chain]:
+    """Every route's chain, keyed by (provider name, model): built at load, not per request.
+
+    ``custom`` holds the config's own transformers (see :mod:`ccr.transformers.custom`); when
+    None, those the config declares are loaded and checked here, for a config that is only
+    being validated (their sandbox pools are never started).
+    """
+    if custom is None:
+        custom = load_custom_transformers(config).factories
     chains: dict[tuple[str, str], Chain] = {}
     for i, provider in enumerate(config.providers):
         for model in provider.models:
             chains[(provider.name, model)] = build_chain(
-                provider, model, key_path=f"Providers[{i}]"
+                provider, model, key_path=f"Providers[{i}]", custom=custom
             )
     return chains
 

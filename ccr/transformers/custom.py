@@ -1,0 +1,362 @@
+"""User transformers: classes in Python files, run in the sandbox, used by name like built-ins.
+
+A config declares them at top level, as CCR does::
+
+    "transformers": [{"path": "~/.claude-code-router/plugins/redact_emails.py",
+                      "options": {"label": "email"}, "on_error": "skip"}]
+
+and providers name them in ``"transformer": {"use": ["redact-emails"]}`` (options given there
+are merged over the entry's). A relative ``path`` is relative to the config file. Optional
+limits per entry: ``timeout_ms`` (per round trip, default 1000), ``memory_mb`` (512) and
+``workers`` (2). Each file is checked when the config loads (a broken file, a missing class
+or options its ``__init__`` refuses reject the config), then runs in its own pool of sandbox
+workers that starts and stops with the config's runtime.
+
+The file defines one class with a ``name`` and any of ``transform_request(self, request,
+ctx)``, ``transform_response(self, response, ctx)``, ``transform_chunk(self, chunk, ctx)``
+(a list of chunks, or one) and ``end_stream(self, ctx)``; ``__init__(self, options)`` is
+optional (``self.options`` is always set). ``ctx`` holds ``provider`` (the name), ``model``,
+``stream`` and ``state``: never keys or URLs.
+
+The hooks cross a process boundary, so they are asynchronous: an :class:`AsyncTransformer`
+makes its chain await them (see :class:`ccr.transformers.chain.Chain`), and chains of
+built-ins alone stay synchronous. A round trip costs ~130 µs, so stream chunks go to the
+sandbox in batches: :func:`read_ahead` keeps reading the upstream while a batch is in the
+sandbox, and the next batch is everything that arrived meanwhile. A failing transformer fails
+its request with a 500 ``api_error`` naming the file and line, or with ``"on_error": "skip"``
+is left out for the rest of that request.
+
+Per-request state: the sandbox makes a fresh instance for every hook call (and fresh module
+globals for every round trip), so nothing kept on ``self`` survives a call; ``ctx.state`` is a
+dict private to the transformer that lasts for the whole request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ccr.config.model import Config
+from ccr.errors import ApiError, ConfigError
+from ccr.transformers.base import TransformContext, Transformer
+
+if TYPE_CHECKING:
+    from ccr.sandbox.transformer import TransformerScript
+    from ccr.transformers.chain import Chain
+
+log = logging.getLogger("ccr")
+
+#: A name → factory mapping entry: options (from a provider's ``use``) to a transformer.
+Factory = Callable[[Mapping[str, Any]], Transformer]
+
+ON_ERROR = ("fail", "skip")
+DEFAULT_TIMEOUT_MS = 1000
+DEFAULT_MEMORY_MB = 512
+DEFAULT_WORKERS = 2
+MAX_SOURCE_BYTES = 256_000
+
+
+class AsyncTransformer(Transformer):
+    """A transformer whose hooks run elsewhere and must be awaited.
+
+    A chain holding one calls the ``a*`` methods for every stage; the synchronous hooks refuse,
+    so a caller that forgets to await cannot silently skip the transformer.
+    """
+
+    async def atransform_request(
+        self, request: dict[str, Any], ctx: TransformContext
+    ) -> dict[str, Any]:
+        return request
+
+    async def atransform_response(
+        self, response: dict[str, Any], ctx: TransformContext
+    ) -> dict[str, Any]:
+        return response
+
+    async def atransform_chunks(
+        self, chunks: list[dict[str, Any]], ctx: TransformContext, *, end: bool
+    ) -> list[dict[str, Any]]:
+        """All chunks of one upstream read, in order; at ``end``, also what ``end_stream``
+        flushes, after them."""
+        return chunks
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError(f"transformer {self.name!r} runs asynchronously: use the chain's "
+                        "a* methods (Chain.is_async is set)")
+
+    transform_request = transform_response = transform_chunk = end_stream = _refuse
+
+
+@dataclass(frozen=True)
+class CustomPlugin:
+    """One ``transformers`` entry, checked: its file's pool and how failures are handled."""
+
+    index: int
+    name: str
+    hooks: frozenset[str]
+    options: dict[str, Any]
+    on_error: str
+    script: TransformerScript
+
+
+class CustomTransformer(AsyncTransformer):
+    """A user transformer: every hook is one round trip to the file's sandbox pool."""
+
+    def __init__(self, plugin: CustomPlugin, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__({**plugin.options, **(options or {})})
+        self.name = plugin.name  # type: ignore[misc]  # per file, not per class
+        self.plugin = plugin
+        self._options_json = json.dumps(self.options)
+        self._state_key = f"custom-transformer:{plugin.index}:{id(self)}"
+        self._skip_key = self._state_key + ":skipped"
+
+    async def atransform_request(
+        self, request: dict[str, Any], ctx: TransformContext
+    ) -> dict[str, Any]:
+        if "transform_request" not in self.plugin.hooks:
+            return request
+        changed = await self._run("request", request, ctx)
+        return request if changed is None else changed
+
+    async def atransform_response(
+        self, response: dict[str, Any], ctx: TransformContext
+    ) -> dict[str, Any]:
+        if "transform_response" not in self.plugin.hooks:
+            return response
+        changed = await self._run("response", response, ctx)
+        return response if changed is None else changed
+
+    async def atransform_chunks(
+        self, chunks: list[dict[str, Any]], ctx: TransformContext, *, end: bool
+    ) -> list[dict[str, Any]]:
+        hooks = self.plugin.hooks
+        if not ((chunks and "transform_chunk" in hooks) or (end and "end_stream" in hooks)):
+            return chunks
+        changed = await self._run("chunks", chunks, ctx, end=end)
+        return chunks if changed is None else changed
+
+    async def _run(self, hook: str, data: Any, ctx: TransformContext, *,
+                   end: bool = False) -> Any:
+        """The hook's result, or None when the transformer is skipped for this request."""
+        if ctx.state.get(self._skip_key):
+            return None
+        result = await self.plugin.script.run(
+            hook, data,
+            ctx={"provider": ctx.provider.name, "model": ctx.model, "stream": ctx.stream},
+            state=ctx.state.get(self._state_key) or {}, options=self._options_json, end=end,
+        )
+        if result.output:
+            log.info("transformer %s printed: %s", self.plugin.script.name,
+                     result.output.rstrip())
+        if result.error is None:
+            ctx.state[self._state_key] = result.state
+            return result.value
+        what = f"custom transformer {self.name!r} failed: {result.error}"
+        if self.plugin.on_error == "skip":
+            ctx.state[self._skip_key] = True
+            log.warning("%s (skipped for the rest of this request: on_error is \"skip\")", what)
+            return None
+        raise ApiError(what, 500)
+
+
+@dataclass(frozen=True)
+class CustomTransformers:
+    """The user transformers one config declares: factories for its chains, and the sandbox
+    pools, which start and stop with the config's runtime."""
+
+    plugins: tuple[CustomPlugin, ...] = ()
+
+    @property
+    def factories(self) -> dict[str, Factory]:
+        """Lower-cased name → factory, for :func:`ccr.transformers.chain.build_chains`."""
+        return {p.name.lower(): _factory(p) for p in self.plugins}
+
+    async def start(self) -> None:
+        await asyncio.gather(*(p.script.start() for p in self.plugins))
+        for plugin in self.plugins:
+            if plugin.script.load_error:
+                log.error("transformer %s: %s", plugin.name, plugin.script.load_error)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(p.script.aclose() for p in self.plugins))
+
+
+def _factory(plugin: CustomPlugin) -> Factory:
+    return lambda options: CustomTransformer(plugin, options)
+
+
+def load_custom_transformers(config: Config) -> CustomTransformers:
+    """Read and check every file in ``config.raw["transformers"]`` (in sandbox workers).
+
+    Raises :class:`ConfigError` naming the entry and the file's own ``file:line`` problem.
+    """
+    entries = config.raw.get("transformers")
+    if not isinstance(entries, list) or not entries:
+        return CustomTransformers()
+    from ccr.sandbox.transformer import TransformerFile, TransformerScript, check_files
+
+    where = str(config.path) if config.path else None
+    base = config.path.parent if config.path else Path.cwd()
+    settings = [_settings(entry, i, base, where) for i, entry in enumerate(entries)]
+    files = [
+        TransformerFile(s.path, s.source, json.dumps(s.options), s.timeout_ms, s.memory_mb)
+        for s in settings
+    ]
+    plugins: list[CustomPlugin] = []
+    seen: dict[str, int] = {}
+    for i, (entry, file, described) in enumerate(zip(settings, files, check_files(files),
+                                                     strict=True)):
+        if isinstance(described, str):
+            raise ConfigError(described, path=f"transformers[{i}]", file=where)
+        key = described.name.lower()
+        if key in seen:
+            raise ConfigError(
+                f"{file.name} defines transformer {described.name!r}, already defined by "
+                f"transformers[{seen[key]}]: give each one its own name",
+                path=f"transformers[{i}]", file=where,
+            )
+        seen[key] = i
+        _warn_if_shadowing(described.name, file.name)
+        script = TransformerScript(file, described, workers=entry.workers)
+        plugins.append(CustomPlugin(i, described.name, described.hooks, entry.options,
+                                    entry.on_error, script))
+    return CustomTransformers(tuple(plugins))
+
+
+@dataclass(frozen=True)
+class _Settings:
+    path: Path
+    source: str
+    options: dict[str, Any]
+    on_error: str
+    timeout_ms: float
+    memory_mb: int
+    workers: int
+
+
+def _settings(entry: Any, i: int, base: Path, where: str | None) -> _Settings:
+    """One entry's file and limits; the config validator has checked ``path``/``options``."""
+    key = f"transformers[{i}]"
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
+        raise ConfigError('expected an object with a "path"', path=key, file=where)
+    options = entry.get("options") or {}
+    if not isinstance(options, dict):
+        raise ConfigError("expected an object", path=f"{key}.options", file=where)
+    on_error = entry.get("on_error", "fail")
+    if on_error not in ON_ERROR:
+        raise ConfigError(f'expected "fail" (the request fails) or "skip" (the request goes on '
+                          f"without the transformer), got {on_error!r}",
+                          path=f"{key}.on_error", file=where)
+    path = Path(entry["path"]).expanduser()
+    path = path if path.is_absolute() else base / path
+    return _Settings(
+        path=path,
+        source=_read(path, f"{key}.path", where),
+        options=options,
+        on_error=on_error,
+        timeout_ms=_positive(entry, "timeout_ms", DEFAULT_TIMEOUT_MS, key, where),
+        memory_mb=int(_positive(entry, "memory_mb", DEFAULT_MEMORY_MB, key, where)),
+        workers=int(_positive(entry, "workers", DEFAULT_WORKERS, key, where)),
+    )
+
+
+def _positive(entry: Mapping[str, Any], name: str, default: float, key: str,
+              where: str | None) -> float:
+    value = entry.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"expected a positive number, got {value!r}", path=f"{key}.{name}",
+                          file=where)
+    return float(value)
+
+
+def _read(path: Path, key: str, where: str | None) -> str:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SOURCE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the transformer file {str(path)!r} ({exc.strerror})",
+                          path=key, file=where) from None
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise ConfigError(f"{path.name} is too big (at most {MAX_SOURCE_BYTES} bytes)",
+                          path=key, file=where)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid UTF-8 (byte {exc.start})", path=key,
+                          file=where) from None
+
+
+def _warn_if_shadowing(name: str, filename: str) -> None:
+    from ccr.transformers.registry import lookup
+
+    if lookup(name) is not None:
+        log.warning("transformer %s in %s replaces the built-in of that name in this config",
+                    name, filename)
+
+
+# -- feeding a chain that has a sandboxed stage -------------------------------------------------
+
+#: How far :func:`read_ahead` may run ahead of a busy chain.
+READ_AHEAD_ITEMS = 256
+READ_AHEAD_BYTES = 1 << 20
+
+Read = bytes | None
+
+
+def read_ahead(reads: AsyncGenerator[Read, None], chain: Chain) -> AsyncGenerator[Read, None]:
+    """``reads`` (upstream body reads; ``None`` for a ping, ``b""`` at the end) for ``chain``:
+    unchanged for a synchronous chain; otherwise read ahead in a task, and each item is
+    everything that arrived while the previous one was being transformed, joined.
+
+    Upstreams flush every SSE event as its own read, so without this a sandboxed stage would
+    cost one round trip per event; with it, batches grow exactly when events arrive faster
+    than round trips complete. Close the result before ``reads`` (the task is reading it).
+    """
+    return _read_ahead(reads) if chain.is_async else reads
+
+
+async def _read_ahead(reads: AsyncIterator[Read]) -> AsyncGenerator[Read, None]:
+    queue: asyncio.Queue[tuple[Read, BaseException | None]] = asyncio.Queue(READ_AHEAD_ITEMS)
+    finished = (b"", StopAsyncIteration())
+
+    async def pump() -> None:
+        try:
+            async for item in reads:
+                await queue.put((item, None))
+            await queue.put(finished)
+        except Exception as exc:  # an upstream failure surfaces after the data before it
+            await queue.put((None, exc))
+
+    task = asyncio.ensure_future(pump())
+    backlog: deque[tuple[Read, BaseException | None]] = deque()
+    try:
+        while True:
+            item, problem = backlog.popleft() if backlog else await queue.get()
+            if problem is not None:
+                if isinstance(problem, StopAsyncIteration):
+                    return
+                raise problem
+            if not item:  # a ping, or the end of the body
+                yield item
+                continue
+            parts, size = [item], len(item)
+            while size < READ_AHEAD_BYTES and not queue.empty():
+                more, problem = queue.get_nowait()
+                if problem is None and more:
+                    parts.append(more)
+                    size += len(more)
+                else:
+                    backlog.append((more, problem))
+                    break
+            yield b"".join(parts) if len(parts) > 1 else item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
