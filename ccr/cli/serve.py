@@ -1,10 +1,28 @@
-"""``ccr serve``: run the router in the foreground (containers, systemd, CI)."""
+"""``ccr serve``: run the router in the foreground (containers, systemd, CI).
+
+SIGTERM or SIGINT shut it down gracefully: the listening socket closes at once (new connections
+are refused), requests already in flight, streams included, may finish until the deadline
+``SHUTDOWN_TIMEOUT_MS`` (default 10 s), then whatever is still open is cut and the process exits
+with status 0. A second signal cuts the wait short.
+
+The server loop is driven here rather than by ``Sanic.run``: in single-process mode Sanic closes
+idle connections once, then waits ``GRACEFUL_SHUTDOWN_TIMEOUT`` while *any* connection is open,
+and a connection whose stream finished during that wait stays open as keep-alive, so every
+shutdown with a stream in flight would take the whole deadline. Here connections are closed as
+soon as they turn idle, and the process exits when the last stream ends.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +35,12 @@ ConfigOption = Annotated[
                  dir_okay=False),
 ]
 
+log = logging.getLogger("ccr")
+
+#: How long connections cut at the deadline get to run their cleanup before the process ends.
+_ABORT_GRACE_S = 1.0
+_DRAIN_POLL_S = 0.05
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
@@ -27,12 +51,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (overrides HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (overrides PORT).")] = None,
 ) -> None:
-    """Run ccr in the foreground.
+    """Run ccr in the foreground (SIGTERM/Ctrl-C let open streams finish, then exit).
 
     Example: ccr serve --port 3456 --config ~/.claude-code-router/config.json
     """
+    from ccr.daemon import remove_record
     from ccr.logs import setup_logging
-    from ccr.server.app import create_app, no_provider_message
+    from ccr.server.app import create_app
+    from ccr.server.messages import no_provider_message
     from ccr.server.state import AppState, Runtime
 
     try:
@@ -51,17 +77,130 @@ def serve(
         )
         raise typer.Exit(2)
     home = ccr_home()
-    log = setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
+    setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
     state = AppState(runtime=runtime, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
-    log.info("ccr listening on http://%s:%d (config: %s)", bind_host, bind_port, source)
-    if not cfg.has_providers:
-        log.warning(no_provider_message(state))
+
+    def ready() -> None:
+        log.info("ccr listening on http://%s:%d (pid %d, config: %s)", bind_host, bind_port,
+                 os.getpid(), source)
+        if not cfg.has_providers:
+            log.warning(no_provider_message(state))
+
     try:
-        app.run(host=bind_host, port=bind_port, single_process=True, access_log=False,
-                motd=False)
+        _run(_serve_until_signalled(app, state, bind_host, bind_port, ready))
     except OSError as exc:
         typer.echo(f"ccr: cannot listen on {bind_host}:{bind_port}: {exc.strerror or exc}",
                    err=True)
         sys.exit(1)
+    finally:
+        # A PID file ``ccr start`` wrote for this process is stale from now on.
+        remove_record(home, pid=os.getpid())
+
+
+def _run(main: Any) -> None:
+    """Run the server coroutine on uvloop when it is installed (as ``Sanic.run`` would)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a Sanic dependency on Linux/macOS
+        factory = None
+    else:
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT: the first starts a graceful shutdown, a second one cuts it short."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.received = asyncio.Event()
+        self.forced = asyncio.Event()
+        self.name = ""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.received.is_set():
+            log.warning("%s again: not waiting for open requests any longer", sig.name)
+            self.forced.set()
+            return
+        self.name = sig.name
+        self.received.set()
+
+    def close(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError, RuntimeError):
+                self.loop.remove_signal_handler(sig)
+
+
+async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
+                                 ready: Callable[[], None]) -> None:
+    from ccr.daemon import shutdown_timeout_ms
+
+    signals = _StopSignals(asyncio.get_running_loop())
+    try:
+        server = await app.create_server(
+            host=host, port=port, return_asyncio_server=True, access_log=False,
+            asyncio_server_kwargs={"start_serving": False},
+        )
+        assert server is not None
+        await server.startup()
+        await server.before_start()
+        await server.start_serving()
+        await server.after_start()
+        ready()
+        await signals.received.wait()
+        # The config may have been reloaded since start: its current deadline applies.
+        timeout_s = shutdown_timeout_ms(state.config.raw) / 1000
+        server.server.close()  # no new connections from here on
+        busy = sum(1 for conn in server.connections if _busy(conn))
+        log.info("%s: shutting down; %d open request(s) may finish within %.1f s", signals.name,
+                 busy, timeout_s)
+        await server.before_stop()
+        if not await _drain(server.connections, timeout_s, signals.forced):
+            await _abort_all(server.connections)
+        await server.after_stop()
+        log.info("ccr stopped")
+    finally:
+        signals.close()
+
+
+def _busy(conn: Any) -> bool:
+    """Whether a connection is receiving a request or sending a response."""
+    from sanic.http.constants import Stage
+
+    if getattr(conn, "recv_buffer", None):
+        return True
+    http = getattr(conn, "http", None)
+    return http is not None and http.stage is not Stage.IDLE
+
+
+async def _drain(connections: set[Any], timeout_s: float, forced: asyncio.Event) -> bool:
+    """Close connections as they become idle; True when all closed before the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        for conn in list(connections):
+            if not _busy(conn):
+                conn.close()
+        if not connections:
+            return True
+        remaining = deadline - loop.time()
+        if remaining <= 0 or forced.is_set():
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(forced.wait(), min(_DRAIN_POLL_S, remaining))
+
+
+async def _abort_all(connections: set[Any]) -> None:
+    """Cut the connections still open and give their handlers a moment to clean up."""
+    still_open = list(connections)
+    log.warning("shutdown deadline reached: closing %d request(s) still open", len(still_open))
+    tasks = [task for conn in still_open if (task := getattr(conn, "_task", None)) is not None]
+    for conn in still_open:
+        conn.abort()
+    if tasks:
+        await asyncio.wait(tasks, timeout=_ABORT_GRACE_S)

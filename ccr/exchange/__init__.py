@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ccr.agents.base import AgentRun
 from ccr.convert.request import anthropic_to_openai
 from ccr.exchange.base import BaseExchange, Outcome
 from ccr.exchange.converted import ConvertedExchange
@@ -31,15 +32,18 @@ async def open_exchange(
     upstream: Upstream,
     input_estimate: int,
     client_headers: Mapping[str, str] | None = None,
+    agent: AgentRun | None = None,
 ) -> ConvertedExchange | PassthroughExchange:
-    """Convert and send; raises :class:`ApiError` (nothing sent to the client yet) on failure."""
+    """Convert and send; raises :class:`ApiError` (nothing sent to the client yet) on failure.
+    An ``agent`` (whose tools ccr runs itself) applies to converted exchanges only."""
     stream = bool(body.get("stream"))
     ctx = TransformContext(provider=route.provider, model=route.model, stream=stream,
                            original=body, state={"client_headers": dict(client_headers or {})})
     if chain.protocol == "anthropic":
         http = chain.endpoint.build_http(body, ctx)
     else:
-        http = chain.request(anthropic_to_openai(body, route.model), ctx)
+        unified = anthropic_to_openai(body, route.model)
+        http = await chain.arequest(unified, ctx) if chain.is_async else chain.request(unified, ctx)
     started = time.monotonic()
     response = await upstream.open(http, provider=route.provider.name)
     outcome = Outcome(upstream_latency_s=time.monotonic() - started)
@@ -47,4 +51,4 @@ async def open_exchange(
     if chain.protocol == "anthropic":
         return PassthroughExchange(route, ctx, response, input_estimate, outcome, **timing)
     return ConvertedExchange(route, ctx, response, input_estimate, outcome, **timing,
-                             chain=chain)
+                             chain=chain, upstream=upstream, agent=agent)

@@ -1,40 +1,63 @@
 """The converted round trip: unified request out through the chain, OpenAI-shaped answers
-back through it and into Anthropic JSON or SSE, converted event by event as they arrive."""
+back through it and into Anthropic JSON or SSE, converted event by event as they arrive.
+
+With an agent (see :mod:`ccr.agents`), a turn whose only tool calls are the agent's own is not
+shown to the client: ccr runs those tools, asks the model again with their results and
+continues the same client message with the new answer (up to ``MAX_ROUNDS`` times).
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from ccr.agents.base import MAX_ROUNDS, AgentRun, InternalCalls
+from ccr.convert.request import anthropic_to_openai
 from ccr.convert.response import openai_to_anthropic
 from ccr.convert.stream import StreamConverter
 from ccr.errors import ApiError
 from ccr.exchange.base import PING, BaseExchange, Dropped
+from ccr.protocol import codec
 from ccr.protocol.sse import SSEDecoder, encode_event
 from ccr.transformers.chain import Chain
+from ccr.transformers.custom import read_ahead
+from ccr.upstream import Upstream
+
+#: After ``[DONE]``, how long to wait for the end of the body so the connection can be reused.
+DRAIN_S = 1.0
 
 
 @dataclass
 class ConvertedExchange(BaseExchange):
     chain: Chain | None = None
+    upstream: Upstream | None = None
+    agent: AgentRun | None = None
 
     async def json(self) -> dict[str, Any]:
         """The whole upstream answer as one Anthropic message."""
-        raw = await self.read_body()
-        assert self.chain is not None
+        earlier_text: list[str] = []
+        carried_output = 0
+        while True:
+            data = self._parse_body(await self.read_body())
+            calls = self._calls()
+            try:
+                data = await self._chain_response(data)
+                if calls is not None:
+                    data = calls.response(data)
+            except ApiError as exc:
+                raise self.fail(exc) from None
+            if calls is None or not calls.pending or not self._may_continue():
+                break
+            earlier_text += calls.text
+            carried_output += _completion_tokens(data)
+            results = [await self._run(call, calls) for call in calls.calls]
+            await self._continue(calls, results)
         try:
-            data = json.loads(raw)
-        except ValueError:
-            raise self.fail(ApiError(
-                f"provider {self.route.provider.name} sent a response that is not JSON", 502
-            )) from None
-        try:
-            data = self.chain.response(data, self.ctx)
             message = openai_to_anthropic(
                 data,
                 model=self.route.model,
@@ -43,6 +66,10 @@ class ConvertedExchange(BaseExchange):
             )
         except ApiError as exc:
             raise self.fail(exc) from None
+        _prepend_text(message, "".join(earlier_text))
+        if carried_output and isinstance(message.get("usage"), dict):
+            message["usage"]["output_tokens"] = message["usage"].get("output_tokens", 0) + \
+                carried_output
         self.outcome.usage = message.get("usage") or {}
         self.outcome.stop_reason = message.get("stop_reason")
         return message
@@ -56,16 +83,25 @@ class ConvertedExchange(BaseExchange):
         ))
         yield _encode(state.converter.start())
         try:
-            async with aclosing(self.reads()) as reads:
-                async for data in reads:
-                    if data is PING:
-                        yield encode_event("ping", {"type": "ping"})
-                        continue
-                    out = self._step(state, data)
-                    if out:
-                        yield _encode(out)
-                    if state.finished:
-                        break
+            while True:
+                state.calls = self._calls()
+                async with (aclosing(self.reads()) as upstream_reads,
+                            aclosing(read_ahead(upstream_reads, self._chain)) as reads):
+                    async for data in reads:
+                        if data is PING:
+                            yield encode_event("ping", {"type": "ping"})
+                            continue
+                        out = await self._step(state, data)
+                        if out:
+                            yield _encode(out)
+                        if state.finished:
+                            if data:  # [DONE] came before the end of the body
+                                await _drain(reads)
+                            break
+                if not state.continuing:
+                    break
+                async for ping in self._run_round(state):
+                    yield ping
             if not (state.saw_finish or state.saw_done):
                 raise Dropped()
         except (ApiError, Dropped, httpx.HTTPError) as exc:
@@ -74,10 +110,9 @@ class ConvertedExchange(BaseExchange):
         self.outcome.usage = state.converter.usage
         self.outcome.stop_reason = state.converter.stop_reason
 
-    def _step(self, state: _StreamState, data: bytes) -> list[tuple[str, dict[str, Any]]]:
+    async def _step(self, state: _StreamState, data: bytes) -> list[tuple[str, dict[str, Any]]]:
         """Convert one upstream read (``b""`` at the end of the body) into Anthropic events."""
-        assert self.chain is not None
-        chain, ctx = self.chain, self.ctx
+        chain, ctx = self._chain, self.ctx
         at_end = not data
         chunks: list[dict[str, Any]] = []
         for event in state.decoder.flush() if at_end else state.decoder.feed(data):
@@ -85,18 +120,107 @@ class ConvertedExchange(BaseExchange):
                 at_end = state.saw_done = True
                 break
             if event.data:
-                chunks += chain.chunk(_parse_chunk(event.data), ctx)
-        if at_end:
+                if chain.is_async:  # a sandboxed stage takes the whole read in one batch
+                    chunks.append(_parse_chunk(event.data))
+                else:
+                    chunks += chain.chunk(_parse_chunk(event.data), ctx)
+        if chain.is_async:
+            chunks = await chain.achunks(chunks, ctx, end=at_end)
+        elif at_end:
             chunks += chain.end(ctx)
         out: list[tuple[str, dict[str, Any]]] = []
         for chunk in chunks:
+            if state.calls is not None:
+                chunk = state.calls.chunk(chunk)
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                state.round_output = _int(usage.get("completion_tokens"))
+                if state.carried_output:
+                    chunk = {**chunk, "usage": {
+                        **usage, "completion_tokens": state.round_output + state.carried_output}}
             state.saw_finish = state.saw_finish or _has_finish(chunk)
             out += state.converter.feed(chunk)
         if at_end:
             state.finished = True
-            if state.saw_finish or state.saw_done:
+            state.continuing = bool(
+                state.calls is not None and state.calls.pending and self._may_continue()
+            )
+            if not state.continuing and (state.saw_finish or state.saw_done):
                 out += state.converter.finish()
         return out
+
+    async def _run_round(self, state: _StreamState) -> AsyncIterator[bytes]:
+        """Run the round's internal tools (pinging the client meanwhile), then send the
+        follow-up request; the stream goes on with its answer."""
+        calls = state.calls
+        assert calls is not None
+        task = asyncio.ensure_future(
+            asyncio.gather(*(self._run(call, calls) for call in calls.calls))
+        )
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.ping_interval_s)
+                if done:
+                    break
+                yield encode_event("ping", {"type": "ping"})
+            results = list(task.result())
+        finally:
+            if not task.done():
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+        state.carried_output += state.round_output
+        state.new_round()
+        await self._continue(calls, results)
+
+    async def _run(self, call: Any, calls: InternalCalls) -> str:
+        assert self.agent is not None
+        return await self.agent.run(call)
+
+    async def _continue(self, calls: InternalCalls, results: list[str]) -> None:
+        """Ask the model again with the internal tools' results."""
+        assert self.agent is not None and self.upstream is not None
+        self.agent.rounds += 1
+        body = calls.follow_up(dict(self.ctx.original), results)
+        self.ctx.original = body
+        unified, chain = anthropic_to_openai(body, self.route.model), self._chain
+        http = (await chain.arequest(unified, self.ctx) if chain.is_async
+                else chain.request(unified, self.ctx))
+        try:
+            self.response = await self.upstream.open(http, provider=self.route.provider.name)
+        except ApiError as exc:
+            raise self.fail(exc) from None
+
+    def _calls(self) -> InternalCalls | None:
+        if self.agent is None:
+            return None
+        return InternalCalls(frozenset(self.agent.handlers))
+
+    def _may_continue(self) -> bool:
+        return self.agent is not None and self.agent.rounds < MAX_ROUNDS
+
+    @property
+    def _chain(self) -> Chain:
+        assert self.chain is not None
+        return self.chain
+
+    async def _chain_response(self, data: dict[str, Any]) -> dict[str, Any]:
+        chain = self._chain
+        if chain.is_async:
+            return await chain.aresponse(data, self.ctx)
+        return chain.response(data, self.ctx)
+
+    def _parse_body(self, raw: bytes) -> dict[str, Any]:
+        try:
+            data = codec.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise self.fail(ApiError(
+                f"provider {self.route.provider.name} sent a response that is not a JSON object",
+                502,
+            ))
+        return data
 
 
 @dataclass
@@ -106,6 +230,26 @@ class _StreamState:
     finished: bool = False
     saw_finish: bool = False
     saw_done: bool = False
+    #: This round's internal tool calls (with an agent), and whether another round follows.
+    calls: InternalCalls | None = None
+    continuing: bool = False
+    round_output: int = 0
+    carried_output: int = 0
+
+    def new_round(self) -> None:
+        self.decoder = SSEDecoder()
+        self.finished = self.saw_finish = self.saw_done = self.continuing = False
+        self.round_output = 0
+
+
+async def _drain(reads: AsyncIterator[bytes | None]) -> None:
+    """Read what is left of a body (usually nothing) so httpx can reuse the connection; an
+    upstream that keeps it open is cut after ``DRAIN_S``."""
+    with suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(DRAIN_S):
+            async for rest in reads:
+                if not rest:
+                    return
 
 
 def _has_finish(chunk: dict[str, Any]) -> bool:
@@ -117,7 +261,7 @@ def _has_finish(chunk: dict[str, Any]) -> bool:
 
 def _parse_chunk(data: str) -> dict[str, Any]:
     try:
-        chunk = json.loads(data)
+        chunk = codec.loads(data)
     except ValueError:
         raise ApiError(f"upstream sent a stream event that is not JSON: {data[:80]!r}", 502) \
             from None
@@ -128,3 +272,24 @@ def _parse_chunk(data: str) -> dict[str, Any]:
 
 def _encode(events: list[tuple[str, dict[str, Any]]]) -> bytes:
     return b"".join(encode_event(name, data) for name, data in events)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _completion_tokens(response: dict[str, Any]) -> int:
+    usage = response.get("usage")
+    return _int(usage.get("completion_tokens")) if isinstance(usage, dict) else 0
+
+
+def _prepend_text(message: dict[str, Any], text: str) -> None:
+    """Put what the model said in earlier agent rounds before this round's text."""
+    if not text.strip():
+        return
+    content = message.setdefault("content", [])
+    at = next((i for i, b in enumerate(content) if b.get("type") != "thinking"), len(content))
+    if at < len(content) and content[at].get("type") == "text":
+        content[at] = {**content[at], "text": text + content[at]["text"]}
+    else:
+        content.insert(at, {"type": "text", "text": text})

@@ -9,8 +9,6 @@ import logging
 import os
 import signal
 import time
-import uuid
-from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic
 from sanic.exceptions import SanicException
@@ -18,13 +16,9 @@ from sanic.response import empty
 from sanic.response import json as json_response
 
 from ccr import __version__
-from ccr.errors import ApiError, AuthenticationFailed, InvalidRequest, error_body
-from ccr.exchange import open_exchange
-from ccr.logs import request_line
-from ccr.protocol import codec
-from ccr.routing.decide import decide
-from ccr.routing.prepare import build_context
+from ccr.errors import ApiError, AuthenticationFailed, error_body
 from ccr.routing.tokens import cl100k_encoding
+from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
 
@@ -33,16 +27,6 @@ request_log = logging.getLogger("ccr.requests")
 
 _OPEN_PATHS = frozenset({"/health", "/"})
 _app_numbers = itertools.count(1)
-
-
-def no_provider_message(state: AppState) -> str:
-    where = str(state.config.path) if state.config.path else str(state.home / "config.json")
-    return (
-        "ccr has no provider configured. Run `ccr init` to write a starter config, or add a "
-        f'provider to {where}: {{"Providers": [{{"name": "deepseek", "api_base_url": '
-        '"https://api.deepseek.com/chat/completions", "api_key": "$DEEPSEEK_API_KEY", '
-        '"models": ["deepseek-chat"]}], "Router": {"default": "deepseek,deepseek-chat"}}'
-    )
 
 
 def _on_sighup(watcher: ConfigWatcher) -> None:
@@ -185,115 +169,4 @@ def error_response(exc: Exception) -> HTTPResponse:
         log.exception("internal error")
         status = 500
         body = error_body("api_error", f"internal error in ccr: {type(exc).__name__}")
-    return json_response(body, status=status, headers={"request-id": _request_id()})
-
-
-def parse_body(request: Request) -> dict[str, Any]:
-    try:
-        body = codec.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    return body
-
-
-def _validate_messages_body(body: dict[str, Any]) -> None:
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        raise InvalidRequest("model: Field required (a model name or \"provider,model\")")
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        raise InvalidRequest("messages: Field required (a list of messages)")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in (
-            "user", "assistant", "system"
-        ):
-            raise InvalidRequest(f"messages.{i}: each message needs a role of user or assistant")
-    max_tokens = body.get("max_tokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise InvalidRequest("max_tokens: must be a positive integer")
-
-
-def _request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
-
-
-async def handle_messages(state: AppState, request: Request) -> HTTPResponse | None:
-    started = time.monotonic()
-    state.stats.requests += 1
-    runtime = state.runtime
-    config = runtime.config
-    line: dict[str, Any] = {"path": request.path}
-    status = 200
-    exchange = None
-    session_id = None
-    try:
-        body = parse_body(request)
-        _validate_messages_body(body)
-        if not config.has_providers:
-            raise ApiError(no_provider_message(state), 400)
-        ctx = build_context(
-            body, request.headers, router=config.router, tokens=state.tokens,
-            sessions=state.sessions, projects=state.projects, router_for=runtime.router_for,
-        )
-        session_id, token_count = ctx.session_id, ctx.token_count
-        line.update(session=session_id, model=body.get("model"), tokens=token_count)
-        decision = await decide(
-            ctx, config, script=runtime.script, script_config=runtime.script_config
-        )
-        route = decision.route
-        line.update(rule=decision.rule, route=route.name)
-        if decision.script_error:
-            line["script_error"] = decision.script_error
-        for warning in decision.warnings:
-            log.warning("routing: %s", warning)
-        if state.upstream is None:
-            state.upstream = state.make_upstream()
-        exchange = await open_exchange(
-            body=body,
-            route=route,
-            chain=runtime.chains[(route.provider.name, route.model)],
-            upstream=state.upstream,
-            input_estimate=token_count,
-            client_headers=ctx.headers,
-        )
-        line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
-        if not exchange.ctx.stream:
-            message = await exchange.json()
-            return json_response(message, headers={"request-id": _request_id()})
-        response = await request.respond(
-            content_type="text/event-stream; charset=utf-8",
-            headers={"cache-control": "no-cache", "x-accel-buffering": "no",
-                     "request-id": _request_id()},
-        )
-        async for data in exchange.events():
-            await response.send(data)
-        await response.eof()
-        return None
-    except ApiError as exc:
-        status = exc.status
-        line["error"] = exc.message
-        raise
-    except BaseException as exc:
-        status = 499 if not isinstance(exc, Exception) else 500
-        line["error"] = type(exc).__name__
-        raise
-    finally:
-        if exchange is not None:
-            outcome = exchange.outcome
-            if outcome.error:
-                status = outcome.status
-                line["error"] = outcome.error
-            usage = outcome.usage
-            if usage:
-                line.update(input=usage.get("input_tokens"), output=usage.get("output_tokens"),
-                            cache_read=usage.get("cache_read_input_tokens") or None,
-                            stop=outcome.stop_reason)
-                if session_id and not outcome.error:
-                    state.sessions.record(session_id, usage, exchange.route.name)
-        if status >= 400:
-            state.stats.errors += 1
-        if request_log.isEnabledFor(logging.INFO):
-            line["status"] = status
-            line["ms"] = round((time.monotonic() - started) * 1000, 1)
-            request_log.info(request_line(line))
+    return json_response(body, status=status, headers={"request-id": request_id()})

@@ -18,6 +18,7 @@ from ccr.routing.projects import ProjectLocator
 from ccr.routing.sessions import SessionStore
 from ccr.routing.tokens import TokenCounter
 from ccr.transformers.chain import Chain, build_chains
+from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 from ccr.upstream import Timeouts, Upstream
 
 log = logging.getLogger("ccr")
@@ -30,16 +31,21 @@ class Runtime:
     script_config: dict[str, Any]
     #: The user's router script runner, when ``CUSTOM_ROUTER_PATH`` is set.
     script: Any = None
+    #: The config's own transformers (``"transformers": [{"path": ...}]``) and their sandboxes.
+    transformers: CustomTransformers = field(default_factory=CustomTransformers)
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
-        """Raises ConfigError when a transformer name or its options are wrong. The router
-        script, if any, is created but not started (see :meth:`start`)."""
+        """Raises ConfigError when a transformer name or its options are wrong, or a user
+        transformer file cannot be loaded (checked in a sandbox worker). The router script and
+        the user transformers' sandboxes are created but not started (see :meth:`start`)."""
+        transformers = load_custom_transformers(config)
         return cls(
             config=config,
-            chains=build_chains(config),
+            chains=build_chains(config, transformers.factories),
             script_config=script_view(config),
             script=make_router_script(config),
+            transformers=transformers,
         )
 
     async def start(self) -> None:
@@ -47,10 +53,12 @@ class Runtime:
             await self.script.start()
             if self.script.load_error:
                 log.error("router script: %s", self.script.load_error)
+        await self.transformers.start()
 
     async def aclose(self) -> None:
         if self.script is not None:
             await self.script.aclose()
+        await self.transformers.aclose()
 
     def router_for(self, override: dict[str, Any] | None) -> RouterConfig:
         """The global Router, or a project/session override of it (whole slots replaced)."""
