@@ -1,0 +1,317 @@
+"""``ccr statusline``: one line for Claude Code's status bar, from the running server's numbers.
+
+Claude Code runs the status line command after each message with its status JSON on stdin. The
+line asks the server for the session's last turn (``GET /api/sessions/<id>``, 300 ms at most)
+instead of reading the transcript, and it never fails: whatever goes wrong, it prints a short
+line and exits 0 (Claude Code shows nothing for a command that fails).
+
+Config (all optional), under ``"StatusLine"``::
+
+    "theme": "plain" | "powerline"          (CCR's "currentStyle" is read too)
+    "context_window": 128000                 tokens, for the context percentage
+    "context_windows": {"deepseek,deepseek-chat": 64000}     per route (or per model name)
+    "prices": {"deepseek,deepseek-chat": {"input": 0.27, "output": 1.10,
+               "cache_read": 0.07, "cache_write": 0.27}}     USD per million tokens
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from ccr.cli.serve import ConfigOption
+from ccr.config import default_config_path, read_config_data, substitute_env
+from ccr.config.model import DEFAULT_HOST, DEFAULT_PORT
+
+DEFAULT_CONTEXT_WINDOW = 128_000
+#: How long the status line waits for the server (Claude Code refreshes it often).
+TIMEOUT_S = 0.3
+THEMES = ("plain", "powerline")
+
+NOT_RUNNING = "ccr: not running"
+NO_USAGE = "ccr: no usage yet"
+NO_SESSION = "ccr: no session"
+REJECTED = "ccr: APIKEY rejected"
+UNAVAILABLE = "ccr: status unavailable"
+
+_RESET = "\x1b[0m"
+_POWERLINE_ARROW = "\ue0b0"
+_POWERLINE_THIN = "\ue0b1"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("statusline")(statusline)
+
+
+def statusline(
+    config: ConfigOption = None,
+    theme: Annotated[str | None, typer.Option(
+        "--theme", help="plain or powerline (default: StatusLine.theme in the config, else "
+        "plain).")] = None,
+    no_color: Annotated[bool, typer.Option(
+        "--no-color", help="No ANSI colours (also when NO_COLOR is set).")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on stderr.")] = False,
+) -> None:
+    """Print one status line for Claude Code: route, last-turn tokens, context use, cost.
+
+    It reads Claude Code's status JSON on stdin and always exits 0. In ~/.claude/settings.json:
+    {"statusLine": {"type": "command", "command": "ccr statusline"}}
+
+    Example: echo '{"session_id": "abc"}' | ccr statusline --theme powerline
+    """
+    try:
+        stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        color = not no_color and not os.environ.get("NO_COLOR")
+        line = status_line(stdin, config_path=config or default_config_path(), theme=theme,
+                           color=color)
+    except Exception:
+        if debug or os.environ.get("CCR_DEBUG", "").strip().lower() in ("1", "true", "yes"):
+            traceback.print_exc()
+        line = UNAVAILABLE
+    # Claude Code reads a pipe and shows ANSI colours: echo(color=True) keeps them
+    typer.echo(line, color=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the status line needs from the config, read leniently (never an error)."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    apikey: str | None = None
+    theme: str = "plain"
+    context_window: int = DEFAULT_CONTEXT_WINDOW
+    context_windows: Mapping[str, Any] | None = None
+    prices: Mapping[str, Any] | None = None
+
+    def window_for(self, route: str | None) -> int:
+        value = _lookup(self.context_windows, route)
+        return value if _positive(value) else self.context_window
+
+    def cost(self, route: str | None, usage: Mapping[str, Any]) -> float | None:
+        """The last turn's estimated cost in USD, or None without prices for the route."""
+        price = _lookup(self.prices, route)
+        if not isinstance(price, Mapping):
+            return None
+        rate_in = _number(price.get("input"))
+        rate_out = _number(price.get("output"))
+        if rate_in is None or rate_out is None:
+            return None
+        rate_read = _number(price.get("cache_read"))
+        rate_write = _number(price.get("cache_write"))
+        total = (
+            _tokens(usage, "input_tokens") * rate_in
+            + _tokens(usage, "output_tokens") * rate_out
+            + _tokens(usage, "cache_read_input_tokens") * (rate_in if rate_read is None
+                                                           else rate_read)
+            + _tokens(usage, "cache_creation_input_tokens") * (rate_in if rate_write is None
+                                                               else rate_write)
+        )
+        return total / 1_000_000
+
+
+def load_settings(path: Path) -> Settings:
+    """HOST, PORT, APIKEY and StatusLine from the config; defaults for whatever is unusable."""
+    try:
+        raw = read_config_data(path) if path.exists() else {}
+    except Exception:
+        raw = {}
+    section = _substituted(raw.get("StatusLine"))
+    section = section if isinstance(section, Mapping) else {}
+    host = _substituted(raw.get("HOST"))
+    port = _substituted(raw.get("PORT"))
+    apikey = _substituted(raw.get("APIKEY"))
+    theme = section.get("theme") or section.get("currentStyle")
+    window = section.get("context_window")
+    return Settings(
+        host=host.strip() if isinstance(host, str) and host.strip() else DEFAULT_HOST,
+        port=int(port) if _positive(port) or (isinstance(port, str) and port.isdigit())
+        else DEFAULT_PORT,
+        apikey=apikey if isinstance(apikey, str) and apikey.strip() else None,
+        theme=theme if theme in THEMES else "plain",
+        context_window=int(window) if _positive(window) else DEFAULT_CONTEXT_WINDOW,
+        context_windows=_mapping(section.get("context_windows")),
+        prices=_mapping(section.get("prices")),
+    )
+
+
+def status_line(stdin: str, *, config_path: Path, theme: str | None = None,
+                color: bool = True) -> str:
+    """The whole command without I/O on stdout: the line to print for this stdin."""
+    session_id = _session_id(stdin)
+    if session_id is None:
+        return NO_SESSION
+    settings = load_settings(Path(config_path).expanduser())
+    outcome, usage = fetch_usage(settings, session_id)
+    if usage is None:
+        return outcome
+    chosen = theme.strip().lower() if isinstance(theme, str) else settings.theme
+    return render(usage, settings, theme=chosen if chosen in THEMES else "plain", color=color)
+
+
+def fetch_usage(settings: Settings, session_id: str,
+                timeout_s: float = TIMEOUT_S) -> tuple[str, dict[str, Any] | None]:
+    """``(fallback line, usage)``: the session's usage from the server, or why there is none."""
+    host = _connect_host(settings.host)
+    headers = {"accept": "application/json"}
+    if settings.apikey:
+        headers["x-api-key"] = settings.apikey
+    connection = http.client.HTTPConnection(host, settings.port, timeout=timeout_s)
+    try:
+        connection.request("GET", f"/api/sessions/{quote(session_id, safe='')}",
+                           headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException):
+        return NOT_RUNNING, None
+    finally:
+        connection.close()
+    if response.status == 404:
+        return NO_USAGE, None
+    if response.status in (401, 403):
+        return REJECTED, None
+    if response.status != 200:
+        return UNAVAILABLE, None
+    try:
+        usage = json.loads(body)
+    except ValueError:
+        return UNAVAILABLE, None
+    return (UNAVAILABLE, None) if not isinstance(usage, dict) else ("", usage)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    text: str
+    #: 256-colour palette numbers: foreground in the plain theme, background in powerline.
+    color: int
+
+
+def render(usage: Mapping[str, Any], settings: Settings, *, theme: str = "plain",
+           color: bool = True) -> str:
+    """Route, last-turn tokens in/out, context use and (with prices) the estimated cost."""
+    route = usage.get("route") if isinstance(usage.get("route"), str) else None
+    total_input = _tokens(usage, "total_input")
+    window = settings.window_for(route)
+    percent = 100.0 * total_input / window
+    segments = [
+        _Segment(route or "ccr", 39),
+        _Segment(f"in {_count(total_input)} out {_count(_tokens(usage, 'output_tokens'))}", 246),
+        _Segment(f"ctx {percent:.0f}% of {_count(window)}", _level_color(percent)),
+    ]
+    cost = settings.cost(route, usage)
+    if cost is not None:
+        segments.append(_Segment(f"~${_money(cost)}", 141))
+    if theme == "powerline":
+        return _powerline(segments, color)
+    return _plain(segments, color)
+
+
+def _plain(segments: list[_Segment], color: bool) -> str:
+    if not color:
+        return " | ".join(s.text for s in segments)
+    separator = f"\x1b[38;5;240m | {_RESET}"
+    return separator.join(f"\x1b[38;5;{s.color}m{s.text}{_RESET}" for s in segments)
+
+
+def _powerline(segments: list[_Segment], color: bool) -> str:
+    if not color:
+        return f" {_POWERLINE_THIN} ".join(s.text for s in segments)
+    out = []
+    for i, s in enumerate(segments):
+        out.append(f"\x1b[48;5;{s.color}m\x1b[38;5;16m {s.text} ")
+        after = f"\x1b[48;5;{segments[i + 1].color}m" if i + 1 < len(segments) else _RESET
+        out.append(f"{after}\x1b[38;5;{s.color}m{_POWERLINE_ARROW}")
+    return "".join(out) + _RESET
+
+
+def _level_color(percent: float) -> int:
+    if percent < 50:
+        return 78
+    if percent < 80:
+        return 214
+    return 203
+
+
+def _count(n: int) -> str:
+    """Token counts as people read them: 850, 12.3k, 128k, 1.2M."""
+    if n < 1000:
+        return str(n)
+    if n < 100_000:
+        return f"{n / 1000:.1f}k".replace(".0k", "k")
+    if n < 1_000_000:
+        return f"{n // 1000}k"
+    return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
+
+
+def _money(usd: float) -> str:
+    return f"{usd:.4f}" if usd < 0.01 else f"{usd:.2f}"
+
+
+def _session_id(stdin: str) -> str | None:
+    try:
+        data = json.loads(stdin) if stdin.strip() else {}
+    except ValueError:
+        return None
+    value = data.get("session_id") if isinstance(data, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _connect_host(host: str) -> str:
+    """Where to reach a server bound to ``host``: a wildcard address means this machine."""
+    name = host.strip().strip("[]")
+    if name in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return name
+
+
+def _substituted(value: Any) -> Any:
+    """``value`` with ``$VAR`` references resolved, or None when one is not set."""
+    if value is None:
+        return None
+    try:
+        return substitute_env(value, os.environ)
+    except Exception:
+        return None
+
+
+def _lookup(table: Mapping[str, Any] | None, route: str | None) -> Any:
+    """A per-route entry: the ``provider,model`` key, else the model name alone (any case)."""
+    if not table or not route:
+        return None
+    model = route.partition(",")[2]
+    by_key = {str(k).strip().lower(): v for k, v in table.items()}
+    for key in (route.lower(), model.lower()):
+        if key and key in by_key:
+            return by_key[key]
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _tokens(usage: Mapping[str, Any], key: str) -> int:
+    value = usage.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    return 0
