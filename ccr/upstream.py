@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass
 from html import unescape
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from ccr.errors import ApiError, error_type_for_status
 from ccr.protocol import codec
@@ -54,10 +56,15 @@ class Timeouts:
 
 
 class Upstream:
-    """Owns the shared ``httpx.AsyncClient`` (create it inside the serving event loop)."""
+    """Owns the shared ``httpx.AsyncClient`` (create it inside the serving event loop).
+
+    The client runs on aiohttp's transport (``httpx-aiohttp``): the same httpx API, with a C
+    HTTP parser that halves the client's CPU per request, which is most of what ccr adds.
+    """
 
     def __init__(self, timeouts: Timeouts, *, proxy_url: str | None = None) -> None:
         self.timeouts = timeouts
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(
                 connect=timeouts.connect_s,
@@ -65,8 +72,11 @@ class Upstream:
                 write=60.0,
                 pool=timeouts.connect_s,
             ),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
-            proxy=proxy_url or None,
+            transport=AiohttpTransport(
+                limits=limits,
+                trust_env=False,
+                proxy=httpx.Proxy(proxy_url) if proxy_url else None,
+            ),
             trust_env=False,
             follow_redirects=False,
         )
@@ -81,17 +91,14 @@ class Upstream:
             response = await asyncio.wait_for(
                 self._client.send(request, stream=True), self.timeouts.first_byte_s
             )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            kind = "connect to" if isinstance(exc, httpx.ConnectTimeout) else "get an answer from"
-            raise ApiError(
-                f"ccr timed out trying to {kind} provider {provider} ({_host(http.url)})", 504
-            ) from None
-        except httpx.HTTPError as exc:
-            raise ApiError(
-                f"ccr could not reach provider {provider} ({_host(http.url)}): "
-                f"{type(exc).__name__}{': ' + str(exc) if str(exc) else ''}",
-                502,
-            ) from None
+        except (TimeoutError, httpx.HTTPError) as exc:
+            kind, detail = classify(exc)
+            where = f"provider {provider} ({_host(http.url)})"
+            if kind == "connect_timeout":
+                raise ApiError(f"ccr timed out trying to connect to {where}", 504) from None
+            if kind == "timeout":
+                raise ApiError(f"ccr timed out waiting for an answer from {where}", 504) from None
+            raise ApiError(f"ccr could not reach {where}: {detail}", 502) from None
         if response.status_code >= 400:
             try:
                 body = await asyncio.wait_for(response.aread(), self.timeouts.idle_s)
@@ -108,6 +115,33 @@ class Upstream:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+Failure = Literal["connect_timeout", "timeout", "connect", "dropped", "other"]
+
+
+def classify(exc: BaseException) -> tuple[Failure, str]:
+    """What kind of network failure ``exc`` is, and a short description of it. The transport
+    maps aiohttp's errors to httpx's loosely (a refused connection arrives as ConnectTimeout),
+    so the original error, kept as the cause, decides."""
+    original: BaseException = exc
+    if isinstance(exc, httpx.HTTPError) and exc.__cause__ is not None:
+        original = exc.__cause__
+    detail = f"{type(original).__name__}{': ' + str(original) if str(original) else ''}"
+    if isinstance(original, aiohttp.ConnectionTimeoutError):
+        return "connect_timeout", detail
+    if isinstance(original, TimeoutError | aiohttp.ServerTimeoutError):
+        return "timeout", detail
+    if isinstance(original, aiohttp.ClientConnectorError | httpx.ConnectError):
+        return "connect", detail
+    if isinstance(original, httpx.ConnectTimeout):
+        return "connect_timeout", detail
+    if isinstance(original, httpx.TimeoutException):
+        return "timeout", detail
+    if isinstance(original, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError
+                  | httpx.RemoteProtocolError | httpx.ReadError | ConnectionError):
+        return "dropped", detail
+    return "other", detail
 
 
 _SECRET_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")

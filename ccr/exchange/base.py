@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,10 +12,7 @@ import httpx
 from ccr.errors import ApiError
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
-from ccr.upstream import scrub
-
-#: What :func:`read_with_pings` yields when the client is due a ``ping`` event.
-PING = None
+from ccr.upstream import classify, scrub
 
 
 @dataclass
@@ -60,32 +56,16 @@ class BaseExchange:
         finally:
             await self.response.aclose()
 
-    async def reads(self) -> AsyncIterator[bytes | None]:
-        """Upstream body reads as they arrive; :data:`PING` after ``ping_interval_s`` of
-        silence; ``b""`` once at the end. Raises ``httpx.ReadTimeout`` after ``idle_s`` of
-        silence. The response is closed when the caller stops iterating."""
-        source = self.response.aiter_bytes().__aiter__()
-        pending: asyncio.Future[bytes] | None = None
-        last_read = time.monotonic()
+    async def reads(self) -> AsyncIterator[bytes]:
+        """Upstream body reads as they arrive, then ``b""`` once at the end. Silence longer
+        than ``idle_s`` raises ``httpx.ReadTimeout`` (the client's read timeout). The response
+        is closed when the caller stops iterating."""
         try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(_next(source))
-                done, _ = await asyncio.wait({pending}, timeout=self.ping_interval_s)
-                if not done:
-                    if time.monotonic() - last_read > self.idle_s:
-                        raise httpx.ReadTimeout("no data")
-                    yield PING
-                    continue
-                data = pending.result()
-                pending = None
-                last_read = time.monotonic()
-                yield data
-                if not data:
-                    return
+            async for data in self.response.aiter_bytes():
+                if data:
+                    yield data
+            yield b""
         finally:
-            if pending is not None:
-                pending.cancel()
             await self.response.aclose()
 
     def stream_failure(self, exc: BaseException) -> ApiError:
@@ -93,7 +73,8 @@ class BaseExchange:
         if isinstance(exc, ApiError):
             return self.fail(exc)
         name = self.route.provider.name
-        if isinstance(exc, httpx.TimeoutException):
+        kind, _ = classify(exc) if not isinstance(exc, Dropped) else ("dropped", "")
+        if kind in ("timeout", "connect_timeout"):
             message = (f"provider {name} sent nothing for {self.idle_s:g}s and the stream "
                        "was abandoned")
         else:

@@ -21,7 +21,7 @@ from ccr.convert.request import anthropic_to_openai
 from ccr.convert.response import openai_to_anthropic
 from ccr.convert.stream import StreamConverter
 from ccr.errors import ApiError
-from ccr.exchange.base import PING, BaseExchange, Dropped
+from ccr.exchange.base import BaseExchange, Dropped
 from ccr.protocol import codec
 from ccr.protocol.sse import SSEDecoder, encode_event
 from ccr.transformers.chain import Chain
@@ -88,9 +88,6 @@ class ConvertedExchange(BaseExchange):
                 async with (aclosing(self.reads()) as upstream_reads,
                             aclosing(read_ahead(upstream_reads, self._chain)) as reads):
                     async for data in reads:
-                        if data is PING:
-                            yield encode_event("ping", {"type": "ping"})
-                            continue
                         out = await self._step(state, data)
                         if out:
                             yield _encode(out)
@@ -100,8 +97,7 @@ class ConvertedExchange(BaseExchange):
                             break
                 if not state.continuing:
                     break
-                async for ping in self._run_round(state):
-                    yield ping
+                await self._run_round(state)
             if not (state.saw_finish or state.saw_done):
                 raise Dropped()
         except (ApiError, Dropped, httpx.HTTPError) as exc:
@@ -149,26 +145,12 @@ class ConvertedExchange(BaseExchange):
                 out += state.converter.finish()
         return out
 
-    async def _run_round(self, state: _StreamState) -> AsyncIterator[bytes]:
-        """Run the round's internal tools (pinging the client meanwhile), then send the
-        follow-up request; the stream goes on with its answer."""
+    async def _run_round(self, state: _StreamState) -> None:
+        """Run the round's internal tools, then send the follow-up request; the stream goes on
+        with its answer (the server keeps the client's connection alive with pings meanwhile)."""
         calls = state.calls
         assert calls is not None
-        task = asyncio.ensure_future(
-            asyncio.gather(*(self._run(call, calls) for call in calls.calls))
-        )
-        try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=self.ping_interval_s)
-                if done:
-                    break
-                yield encode_event("ping", {"type": "ping"})
-            results = list(task.result())
-        finally:
-            if not task.done():
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+        results = list(await asyncio.gather(*(self._run(call, calls) for call in calls.calls)))
         state.carried_output += state.round_output
         state.new_round()
         await self._continue(calls, results)
@@ -242,7 +224,7 @@ class _StreamState:
         self.round_output = 0
 
 
-async def _drain(reads: AsyncIterator[bytes | None]) -> None:
+async def _drain(reads: AsyncIterator[bytes]) -> None:
     """Read what is left of a body (usually nothing) so httpx can reuse the connection; an
     upstream that keeps it open is cut after ``DRAIN_S``."""
     with suppress(TimeoutError, httpx.HTTPError):

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from ccr.errors import ApiError, error_body
-from ccr.exchange.base import PING, BaseExchange, Dropped
+from ccr.exchange.base import BaseExchange, Dropped
 from ccr.protocol.sse import SSEDecoder, SSEEvent, encode_event
 
 
@@ -48,9 +48,6 @@ class PassthroughExchange(BaseExchange):
         try:
             async with aclosing(self.reads()) as reads:
                 async for data in reads:
-                    if data is PING:
-                        yield encode_event("ping", {"type": "ping"})
-                        continue
                     # At the end, an event without its blank line was cut off: not forwarded.
                     events = decoder.feed(data) if data else []
                     out = []

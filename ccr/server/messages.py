@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
+from contextlib import suppress
 from typing import Any
 
 from sanic import HTTPResponse, Request
@@ -15,6 +17,7 @@ from ccr.errors import ApiError, InvalidRequest
 from ccr.exchange import open_exchange
 from ccr.logs import request_line
 from ccr.protocol import codec
+from ccr.protocol.sse import encode_event
 from ccr.routing.context import Route
 from ccr.routing.decide import decide
 from ccr.routing.prepare import build_context
@@ -63,6 +66,35 @@ def _validate_messages_body(body: dict[str, Any]) -> None:
     max_tokens = body.get("max_tokens")
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         raise InvalidRequest("max_tokens: must be a positive integer")
+
+
+PING = encode_event("ping", {"type": "ping"})
+
+
+class Pinger:
+    """Sends a ``ping`` event whenever nothing was sent for ``interval_s``: while the upstream
+    thinks, or while ccr runs an agent's tool, the client's connection stays alive. One timer
+    per stream instead of a timeout on every upstream read."""
+
+    def __init__(self, response: Any, interval_s: float) -> None:
+        self.response = response
+        self.interval_s = interval_s
+        self.last = time.monotonic()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def send(self, data: bytes) -> None:
+        self.last = time.monotonic()
+        await self.response.send(data)
+
+    async def _run(self) -> None:
+        with suppress(Exception):
+            while True:
+                await asyncio.sleep(max(0.0, self.last + self.interval_s - time.monotonic()))
+                if time.monotonic() - self.last >= self.interval_s:
+                    await self.send(PING)
+
+    def stop(self) -> None:
+        self.task.cancel()
 
 
 def image_agent(state: AppState, runtime: Runtime, image_route: str | None, route: Route,
@@ -146,8 +178,12 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
             headers={"cache-control": "no-cache", "x-accel-buffering": "no",
                      "request-id": request_id()},
         )
-        async for data in exchange.events():
-            await response.send(data)
+        pinger = Pinger(response, exchange.ping_interval_s)
+        try:
+            async for data in exchange.events():
+                await pinger.send(data)
+        finally:
+            pinger.stop()
         await response.eof()
         return None
     except ApiError as exc:
