@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 #: Command groups listed first in ``ccr --help``, in this order; others follow by name.
-_FIRST = ("serve", "start", "stop", "restart", "status", "code", "activate", "init", "model",
+_FIRST = ("serve", "service", "code", "activate", "init", "model",
           "route", "statusline", "logs")
 
 

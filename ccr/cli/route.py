@@ -35,6 +35,7 @@ class Row:
     script_ms: float | None
     elapsed_ms: float
     skipped: str | None = None
+    script_output: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -43,7 +44,7 @@ class Row:
             "project": self.project, "error": self.error or self.script_error,
             "request_error": self.error, "script_error": self.script_error,
             "script_ms": self.script_ms, "elapsed_ms": self.elapsed_ms,
-            "skipped": self.skipped,
+            "skipped": self.skipped, "script_output": self.script_output,
         }
 
 
@@ -66,6 +67,11 @@ def route(
     session_id: Annotated[str | None, typer.Option(help="Session id to route as.")] = None,
     header: Annotated[list[str] | None, typer.Option(
         "--header", "-H", help="Extra request header K:V (repeatable).")] = None,
+    session_input: Annotated[int | None, typer.Option(
+        help="Pretend the session's last turn had this many input tokens "
+        "(req.session_usage, the longContext rule).", min=0)] = None,
+    strict: Annotated[bool, typer.Option(
+        help="Exit 1 when the router script fails on any request (for CI).")] = False,
 ) -> None:
     """Show the route, the rule that decided, the token count and the router script's result.
 
@@ -87,18 +93,63 @@ def route(
             raise typer.Exit(2)
         extra[key.strip()] = value.strip()
     items = list(_load_requests(requests))
-    rows = asyncio.run(_route_all(cfg, items, extra, session_id))
+    rows = asyncio.run(_route_all(cfg, items, extra, session_id, session_input))
     _print(rows, as_json=as_json, many=len(items) != 1 or any(p.is_dir() for p in requests))
-    if any(r.error for r in rows):
+    if any(r.error for r in rows) or (strict and any(r.script_error for r in rows)):
         raise typer.Exit(1)
 
 
+@dataclass
+class _DryRun:
+    """Routes requests exactly as the server would, without an upstream."""
+
+    runtime: Any
+    extra_headers: dict[str, str]
+    session_id: str | None
+    session_usage: Any
+
+    async def route(self, source: str, item: Any) -> Row:
+        from ccr.routing.decide import decide
+        from ccr.routing.prepare import build_context
+
+        started = time.perf_counter()
+        row = Row(source, None, None, None, None, None, None, None, None, 0.0)
+        runtime = self.runtime
+        try:
+            body, headers = _split_request(item)
+            ctx = build_context(body, {**headers, **self.extra_headers},
+                                router=runtime.config.router, tokens=self.tokens,
+                                projects=self.projects, router_for=runtime.router_for,
+                                session_id=self.session_id)
+            if self.session_usage is not None:
+                ctx.session_usage = self.session_usage
+            row.token_count, row.session_id, row.project = (ctx.token_count, ctx.session_id,
+                                                            ctx.project)
+            decision = await decide(ctx, runtime.config, script=runtime.script,
+                                    script_config=runtime.script_config)
+            row.route, row.rule = decision.route.name, decision.rule
+            row.script_error, row.script_ms = decision.script_error, decision.script_ms
+            row.script_output = decision.script_output
+        except _Skipped as exc:
+            row.skipped = str(exc)
+        except (ApiError, ValueError) as exc:
+            row.error = exc.message if isinstance(exc, ApiError) else str(exc)
+        row.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        if row.script_ms is not None:
+            row.script_ms = round(row.script_ms, 3)
+        return row
+
+    def __post_init__(self) -> None:
+        from ccr.routing.projects import ProjectLocator
+        from ccr.routing.tokens import TokenCounter
+
+        self.tokens = TokenCounter()
+        self.projects = ProjectLocator(Path.home() / ".claude" / "projects", ccr_home())
+
+
 async def _route_all(cfg: Any, items: list[tuple[str, Any]], extra: dict[str, str],
-                     session_id: str | None) -> list[Row]:
-    from ccr.routing.decide import decide
-    from ccr.routing.prepare import build_context
-    from ccr.routing.projects import ProjectLocator
-    from ccr.routing.tokens import TokenCounter
+                     session_id: str | None, session_input: int | None) -> list[Row]:
+    from ccr.routing.sessions import SessionUsage
     from ccr.server.state import Runtime
 
     try:
@@ -109,43 +160,13 @@ async def _route_all(cfg: Any, items: list[tuple[str, Any]], extra: dict[str, st
     await runtime.start()
     if runtime.script is not None and runtime.script.load_error:
         typer.echo(f"router script: {runtime.script.load_error}", err=True)
-    tokens = TokenCounter()
-    projects = ProjectLocator(Path.home() / ".claude" / "projects", ccr_home())
-    rows = []
+    usage = (SessionUsage(input_tokens=session_input, turns=1)
+             if session_input is not None else None)
+    dry = _DryRun(runtime, extra, session_id, usage)
     try:
-        for source, item in items:
-            rows.append(await _route_one(source, item, extra, session_id, runtime, tokens,
-                                         projects, decide, build_context))
+        return [await dry.route(source, item) for source, item in items]
     finally:
         await runtime.aclose()
-    return rows
-
-
-async def _route_one(source: str, item: Any, extra: dict[str, str], session_id: str | None,
-                     runtime: Any, tokens: Any, projects: Any, decide: Any,
-                     build_context: Any) -> Row:
-    started = time.perf_counter()
-    row = Row(source, None, None, None, None, None, None, None, None, 0.0)
-    try:
-        body, headers = _split_request(item)
-        headers = {**headers, **extra}
-        ctx = build_context(body, headers, router=runtime.config.router, tokens=tokens,
-                            projects=projects, router_for=runtime.router_for,
-                            session_id=session_id)
-        row.token_count, row.session_id, row.project = ctx.token_count, ctx.session_id, \
-            ctx.project
-        decision = await decide(ctx, runtime.config, script=runtime.script,
-                                script_config=runtime.script_config)
-        row.route, row.rule = decision.route.name, decision.rule
-        row.script_error, row.script_ms = decision.script_error, decision.script_ms
-    except _Skipped as exc:
-        row.skipped = str(exc)
-    except (ApiError, ValueError) as exc:
-        row.error = exc.message if isinstance(exc, ApiError) else str(exc)
-    row.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    if row.script_ms is not None:
-        row.script_ms = round(row.script_ms, 3)
-    return row
 
 
 def _split_request(item: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -211,6 +232,8 @@ def _print(rows: list[Row], *, as_json: bool, many: bool) -> None:
             fields.append(("script", f"{row.script_ms:.2f} ms"))
         if row.script_error:
             fields.append(("script error", row.script_error))
+        if row.script_output:
+            fields.append(("script print", row.script_output.rstrip()))
         for key, value in (("error", row.error), ("skipped", row.skipped)):
             if value:
                 fields.append((key, value))

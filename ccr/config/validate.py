@@ -201,13 +201,19 @@ class _Checker:
             return None
         return value
 
-    def custom_router_path(self, raw: Mapping[str, Any], home: str | None) -> str | None:
+    def custom_router_path(self, raw: Mapping[str, Any], home: str | None,
+                           file: str | None) -> str | None:
+        """``~`` expanded; a relative path is taken from the config file's folder (as
+        transformer paths are), so the server finds it whatever folder it starts in."""
         value = self.optional_str(raw, "CUSTOM_ROUTER_PATH")
         if value is None:
             return None
         if home and (value == "~" or value.startswith("~/")):
             return home.rstrip("/") + value[1:]
-        return str(Path(value).expanduser())
+        path = Path(value).expanduser()
+        if not path.is_absolute() and file:
+            path = Path(file).resolve().parent / path
+        return str(path)
 
     def host(self, raw: Mapping[str, Any], apikey: str | None, apikey_ok: bool) -> str:
         host = self.optional_str(raw, "HOST") or DEFAULT_HOST
@@ -470,7 +476,7 @@ def build_config(raw: dict[str, Any], *, file: str | None = None,
                                      expected="a positive integer number of milliseconds "
                                      "(e.g. 600000)"),
         proxy_url=check.proxy_url(raw),
-        custom_router_path=check.custom_router_path(raw, home),
+        custom_router_path=check.custom_router_path(raw, home, file),
         non_interactive_mode=check.boolean(raw, "NON_INTERACTIVE_MODE", False),
         raw=raw,
         path=Path(file) if file else None,

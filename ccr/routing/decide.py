@@ -34,6 +34,8 @@ class Decision:
     script_ms: float | None = None
     #: Rules that fired but named a route that is not configured (e.g. a stale project override).
     warnings: list[str] = field(default_factory=list)
+    #: What the router script printed (for ``ccr route``; the server does not log it).
+    script_output: str = ""
 
 
 def script_request(ctx: RequestContext) -> dict[str, Any]:
@@ -71,15 +73,18 @@ async def decide(
         ctx.notes["subagent_tag"] = tagged
     script_error: str | None = None
     script_ms: float | None = None
+    output = ""
     if script is not None:
         result = await script.call(script_request(ctx), script_config or {})
         script_ms = result.elapsed_ms
         script_error = result.error
+        output = getattr(result, "output", "") or ""
         if result.value is not None:
             resolved = config.resolve(result.value)
             if resolved is not None:
                 provider, model = resolved
-                return Decision(Route(provider, model, "custom"), "custom", None, script_ms)
+                return Decision(Route(provider, model, "custom"), "custom", None, script_ms,
+                                script_output=output)
             script_error = (
                 f"router() returned {result.value[:80]!r}, which is not a configured "
                 "provider,model route"
@@ -94,6 +99,7 @@ async def decide(
             warnings.append(f"rule {r.name} chose {value!r}, which is not configured")
             continue
         provider, model = resolved
-        return Decision(Route(provider, model, r.name), r.name, script_error, script_ms, warnings)
+        return Decision(Route(provider, model, r.name), r.name, script_error, script_ms, warnings,
+                        output)
     hint = "; ".join(warnings) if warnings else "Router.default is not set"
     raise ApiError(f"ccr could not route this request: {hint}", 400)

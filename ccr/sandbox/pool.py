@@ -272,7 +272,7 @@ class ScriptPool:
         try:
             changed = self._read_if_changed()
         except _LoadProblem as exc:
-            self.load_error = str(exc)
+            self._set_load_error(str(exc))
             self._signature = None
             return
         if changed is None:
@@ -289,9 +289,18 @@ class ScriptPool:
             self._good, self.load_error = version, None
             self._strikes, self._strikes_all_timeouts, self._disabled_until = 0, True, 0.0
         else:
-            self.load_error = error
+            self._set_load_error(error)
             # A busy or dead sandbox is worth another try; a broken script is not.
             self._signature = signature if error.startswith(f"{self.name}:") else None
+
+    def _set_load_error(self, error: str) -> None:
+        """Record a load failure, logging each new one once (requests keep being served by the
+        last good version, so nothing else would tell the user)."""
+        if error != self.load_error:
+            serving = "still serving the previous version" if self._good is not None else \
+                "the built-in rules decide until it is fixed"
+            log.warning("%s; %s", error, serving)
+        self.load_error = error
 
     def _read_if_changed(self) -> tuple[tuple[int, int], str] | None:
         try:

@@ -111,6 +111,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "config": str(state.config.path) if state.config.path else None,
             "reloads": state.reloads,
             "reload_error": state.reload_error,
+            "router_script_error": getattr(state.runtime.script, "load_error", None),
             "pid": os.getpid(),
         })
 
