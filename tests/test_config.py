@@ -789,3 +789,16 @@ def test_script_view_of_defaults_has_empty_options() -> None:
     view = script_view(Config())
     assert view["Providers"] == [] and view["CUSTOM_ROUTER_OPTIONS"] == {}
     assert view["Router"]["longContextThreshold"] == 60000
+
+
+@pytest.mark.parametrize("key", ["CONNECT_TIMEOUT_MS", "STREAM_IDLE_TIMEOUT_MS",
+                                 "PING_INTERVAL_MS", "CUSTOM_ROUTER_TIMEOUT_MS",
+                                 "CUSTOM_ROUTER_WORKERS"])
+def test_tuning_numbers_that_are_not_positive_integers_are_config_errors(key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        parse_config({key: "soon"}, env={})
+
+
+def test_tuning_numbers_accept_numeric_strings() -> None:
+    config = parse_config({"PING_INTERVAL_MS": "2000", "SHUTDOWN_TIMEOUT_MS": 0}, env={})
+    assert config.raw["PING_INTERVAL_MS"] == "2000"

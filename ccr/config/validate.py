@@ -448,6 +448,14 @@ def _example_route(config: Config, written: str) -> str:
     return routes[0] if routes else "deepseek,deepseek-chat"
 
 
+#: Numeric settings read where they are used; checked here so a typo fails at load.
+_TUNING_KEYS = (
+    ("CONNECT_TIMEOUT_MS", 1), ("STREAM_IDLE_TIMEOUT_MS", 1), ("PING_INTERVAL_MS", 1),
+    ("SHUTDOWN_TIMEOUT_MS", 0), ("CUSTOM_ROUTER_TIMEOUT_MS", 1), ("CUSTOM_ROUTER_MEMORY_MB", 16),
+    ("CUSTOM_ROUTER_WORKERS", 1),
+)
+
+
 def build_config(raw: dict[str, Any], *, file: str | None = None,
                  home: str | None = None) -> Config:
     """Validate a substituted config dict and build its :class:`Config`.
@@ -482,6 +490,9 @@ def build_config(raw: dict[str, Any], *, file: str | None = None,
         path=Path(file) if file else None,
     )
     router = check.router(raw, config, rejected)
+    for key, low in _TUNING_KEYS:
+        check.integer(raw, key, key, 0, low=low, high=None,
+                      expected=f"an integer of at least {low}")
     check.custom_router_options(raw)
     check.transformer_files(raw)
     if check.problems:

@@ -84,8 +84,11 @@ def make_router_script(config: Config) -> Any:
     raw = config.raw
 
     def number(key: str, default: float) -> float:
-        value = raw.get(key)
-        return float(value) if isinstance(value, int | float) and value > 0 else default
+        try:  # validated at load; numeric strings are allowed like other numbers
+            value = float(raw[key])
+        except (KeyError, TypeError, ValueError):
+            return default
+        return value if value > 0 else default
 
     return RouterScript(
         config.custom_router_path,
