@@ -74,5 +74,15 @@ class Transformer:
         """Endpoint transformers only: the HTTP call that carries ``request`` upstream."""
         raise NotImplementedError(f"transformer {self.name!r} is not an endpoint")
 
+    def positive_int_option(self, key: str) -> int | None:
+        """Option ``key`` when it is a positive integer, None when absent; else ValueError
+        (the registry reports it as a config error at the transformer's key path)."""
+        value = self.options.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value <= 0
+        ):
+            raise ValueError(f'"{key}" must be a positive integer')
+        return value
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.options!r}>"

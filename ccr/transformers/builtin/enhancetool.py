@@ -18,6 +18,7 @@ from typing import Any
 from json_repair import repair_json
 
 from ccr.transformers.base import TransformContext, Transformer
+from ccr.transformers.builtin._calls import find_call
 from ccr.transformers.registry import register
 
 
@@ -143,7 +144,7 @@ def _hold(fragment: Any, calls: list[_Call]) -> dict[str, Any] | None:
         function = {}
     index = fragment.get("index")
     call_id = fragment.get("id") or None
-    call = _find(calls, index, call_id, function.get("name") or None)
+    call = find_call(calls, index, call_id, function.get("name") or None)
     if call is None:
         call = _Call(index if isinstance(index, int) else None, call_id)
         calls.append(call)
@@ -158,25 +159,6 @@ def _hold(fragment: Any, calls: list[_Call]) -> dict[str, Any] | None:
     if "arguments" in function:
         return {**fragment, "function": {**function, "arguments": ""}}
     return fragment
-
-
-def _find(calls: list[_Call], index: Any, call_id: str | None, name: str | None) -> _Call | None:
-    """The call a fragment continues, keyed like :class:`ccr.convert.stream.StreamConverter`:
-    id first, then index (unless a named fragment brings a new id), else the latest call."""
-    if call_id:
-        for call in reversed(calls):
-            if call.id == call_id:
-                return call
-    if isinstance(index, int):
-        for call in reversed(calls):
-            if call.index == index:
-                if call_id and call.id and name:
-                    return None  # a new call reusing the index
-                return call
-        return None
-    if call_id is None and calls:
-        return calls[-1]
-    return None
 
 
 def _flush(calls: list[_Call]) -> list[dict[str, Any]]:

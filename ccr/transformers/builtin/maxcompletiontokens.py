@@ -19,12 +19,7 @@ class MaxCompletionTokens(Transformer):
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        limit = self.options.get("max_completion_tokens")
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0
-        ):
-            raise ValueError('"max_completion_tokens" must be a positive integer')
-        self.limit: int | None = limit
+        self.limit = self.positive_int_option("max_completion_tokens")
 
     def transform_request(self, request: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         value = request.pop("max_tokens", None)

@@ -15,8 +15,8 @@ class MaxToken(Transformer):
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        limit = self.options.get("max_tokens")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        limit = self.positive_int_option("max_tokens")
+        if limit is None:
             raise ValueError('"max_tokens" must be a positive integer')
         self.limit = limit
 

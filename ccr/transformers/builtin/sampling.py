@@ -26,12 +26,7 @@ class Sampling(Transformer):
             value = self.options.get(key)
             if value is not None and type(value) not in (int, float):
                 raise ValueError(f'"{key}" must be a number or null')
-        limit = self.options.get("max_tokens")
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0
-        ):
-            raise ValueError('"max_tokens" must be a positive integer')
-        self.limit: int | None = limit
+        self.limit = self.positive_int_option("max_tokens")
 
     def transform_request(self, request: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         for key in SAMPLING_FIELDS:

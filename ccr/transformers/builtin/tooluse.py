@@ -28,6 +28,7 @@ from typing import Any
 from json_repair import repair_json
 
 from ccr.transformers.base import TransformContext, Transformer
+from ccr.transformers.builtin._calls import find_call
 from ccr.transformers.registry import register
 
 EXIT_TOOL = "ExitTool"
@@ -426,7 +427,7 @@ def _route(fragment: Any, state: _Stream, texts: list[str]) -> list[Any]:
     index = fragment.get("index")
     call_id = fragment.get("id") or None
     name = function.get("name") or None
-    call = _find(state.calls, index, call_id, name)
+    call = find_call(state.calls, index, call_id, name)
     if call is None:
         call = _Call(index if isinstance(index, int) else None, call_id)
         state.calls.append(call)
@@ -450,25 +451,6 @@ def _route(fragment: Any, state: _Stream, texts: list[str]) -> list[Any]:
         call.held.append(fragment)
         return []
     return [fragment]
-
-
-def _find(calls: list[_Call], index: Any, call_id: str | None, name: str | None) -> _Call | None:
-    """The call a fragment continues, keyed like :class:`ccr.convert.stream.StreamConverter`:
-    id first, then index (unless a named fragment brings a new id), else the latest call."""
-    if call_id:
-        for call in reversed(calls):
-            if call.id == call_id:
-                return call
-    if isinstance(index, int):
-        for call in reversed(calls):
-            if call.index == index:
-                if call_id and call.id and name:
-                    return None  # a new call reusing the index
-                return call
-        return None
-    if call_id is None and calls:
-        return calls[-1]
-    return None
 
 
 def _arguments(function: Any) -> str:
