@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from typing import Any
 
 from sanic import HTTPResponse, Request
@@ -180,8 +180,10 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         )
         pinger = Pinger(response, exchange.ping_interval_s)
         try:
-            async for data in exchange.events():
-                await pinger.send(data)
+            # aclosing: a client that goes away closes the upstream stream at once
+            async with aclosing(exchange.events()) as events:
+                async for data in events:
+                    await pinger.send(data)
         finally:
             pinger.stop()
         await response.eof()
