@@ -1,0 +1,86 @@
+"""The upstream client: proxying, failure classification, error messages and key scrubbing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import httpx
+import pytest
+
+from ccr.upstream import classify, extract_message, scrub, upstream_error
+from tests.conftest import MakeCcr, fake_config
+from tests.fake_upstream import FakeUpstream
+from tests.gateway_client import Sdk
+
+
+def test_requests_go_through_proxy_url(make_ccr: MakeCcr, fake: FakeUpstream) -> None:
+    config = fake_config(fake, PROXY_URL=fake.base_url)
+    config["Providers"][0]["api_base_url"] = "http://provider.invalid:9/v1/chat/completions"
+    message = Sdk.on(make_ccr(config)).create()
+    assert message.content[0].text == "Hello from fake."
+    # a proxy receives the absolute URL of the real target
+    assert fake.chat_requests[0].path == "http://provider.invalid:9/v1/chat/completions"
+
+
+def test_refused_connection_is_a_connect_failure() -> None:
+    cause = aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None),
+        ConnectionRefusedError(111, "Connection refused"),
+    )
+    error = httpx.ConnectTimeout("mapped loosely by the transport")
+    error.__cause__ = cause
+    assert classify(error)[0] == "connect"
+
+
+def test_server_disconnect_is_a_dropped_stream() -> None:
+    error = httpx.ConnectTimeout("mapped loosely by the transport")
+    error.__cause__ = aiohttp.ServerDisconnectedError()
+    assert classify(error)[0] == "dropped"
+
+
+def test_read_timeout_is_a_timeout() -> None:
+    error = httpx.ReadTimeout("x")
+    error.__cause__ = aiohttp.SocketTimeoutError("Timeout on reading data from socket")
+    assert classify(error)[0] == "timeout"
+
+
+def test_asyncio_wait_for_timeout_is_a_timeout_not_its_cancellation() -> None:
+    async def slow() -> None:
+        await asyncio.sleep(1)
+
+    async def main() -> BaseException:
+        try:
+            await asyncio.wait_for(slow(), 0.01)
+        except TimeoutError as exc:
+            return exc
+        raise AssertionError("no timeout")
+
+    assert classify(asyncio.run(main()))[0] == "timeout"
+
+
+def test_json_error_message_is_extracted() -> None:
+    body = b'{"error": {"message": "Rate limit reached for model", "type": "rate_limit"}}'
+    assert extract_message(body, "application/json") == "Rate limit reached for model"
+
+
+def test_html_error_page_becomes_one_line() -> None:
+    page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>x</h1></body></html>"
+    assert extract_message(page, "text/html") == "502 Bad Gateway"
+
+
+def test_upstream_error_names_the_provider_and_keeps_the_status_meaning() -> None:
+    error = upstream_error("deepseek", 429, b'{"error": {"message": "slow down"}}', "")
+    assert (error.status, error.error_type) == (429, "rate_limit_error")
+    assert error.message == "provider deepseek answered HTTP 429 (Too Many Requests): slow down"
+
+
+@pytest.mark.parametrize("status", [502, 503, 504, 500])
+def test_upstream_5xx_is_an_api_error(status: int) -> None:
+    assert upstream_error("p", status, b"", "").error_type == "api_error"
+
+
+def test_scrub_removes_the_provider_key_and_key_shaped_strings() -> None:
+    headers = {"authorization": "Bearer my-provider-secret-1234"}
+    text = "bad key my-provider-secret-1234; also sk-abcdefghijklmnopqrstuv"
+    assert scrub(text, headers) == "bad key ***; also ***"
