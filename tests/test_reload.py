@@ -3,6 +3,7 @@ invalid ones keep the running config and are reported, open streams finish undis
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ccr.config import parse_config
 from ccr.protocol.sse import SSEDecoder
+from ccr.server.state import Runtime
 from tests.ccr_server import free_port
 from tests.conftest import fake_config
 from tests.fake_upstream import FakeUpstream, text
@@ -163,3 +166,27 @@ def test_an_open_stream_finishes_across_valid_and_invalid_reloads(
     texts = [json.loads(e.data)["delta"].get("text", "") for e in events
              if e.event == "content_block_delta"]
     assert "".join(texts) == "one two three four five six"
+
+
+class _Closable:
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_a_replaced_runtime_closes_only_after_its_last_request() -> None:
+    runtime = Runtime.build(parse_config({}, env={}))
+    script = runtime.script = _Closable()
+    runtime.in_flight = 1
+
+    async def scenario() -> list[bool]:
+        retiring = asyncio.ensure_future(runtime.retire(poll_s=0.01))
+        await asyncio.sleep(0.05)
+        seen = [script.closed]
+        runtime.in_flight = 0
+        await asyncio.wait_for(retiring, 1)
+        return [*seen, script.closed]
+
+    assert asyncio.run(scenario()) == [False, True]

@@ -130,6 +130,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
     started = time.monotonic()
     state.stats.requests += 1
     runtime = state.runtime
+    runtime.in_flight += 1
     config = runtime.config
     line: dict[str, Any] = {"path": request.path}
     status = 200
@@ -197,6 +198,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         line["error"] = type(exc).__name__
         raise
     finally:
+        runtime.in_flight -= 1
         if exchange is not None:
             outcome = exchange.outcome
             if outcome.error:

@@ -16,14 +16,12 @@ from pathlib import Path
 from ccr.config import load_config
 from ccr.errors import ConfigError
 from ccr.server.state import AppState, Runtime
-from ccr.upstream import Timeouts
+from ccr.upstream import Timeouts, Upstream
 
 log = logging.getLogger("ccr")
 
 #: How often the config file's mtime and size are checked.
 POLL_INTERVAL_S = 1.0
-#: How long a replaced runtime's router script keeps running for requests still using it.
-RETIRE_AFTER_S = 30.0
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
@@ -32,6 +30,14 @@ def _signature(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
+
+
+async def _retire(runtime: Runtime, upstream: Upstream | None) -> None:
+    """Close a replaced runtime (and the upstream client it used, if that was replaced too)
+    once the requests that started on it, open streams included, are done."""
+    await runtime.retire()
+    if upstream is not None:
+        await upstream.aclose()
 
 
 def _upstream_settings(runtime: Runtime) -> tuple[object, ...]:
@@ -48,6 +54,7 @@ class ConfigWatcher:
         self.interval_s = interval_s
         self._seen = _signature(path)
         self._task: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Future[None]] = set()
         self._lock = asyncio.Lock()
 
     def start(self) -> None:
@@ -83,18 +90,13 @@ class ConfigWatcher:
             self.state.runtime = runtime
             self.state.reload_error = None
             self.state.reloads += 1
+            retired_upstream = None
             if self.state.upstream is not None and _upstream_settings(old) != _upstream_settings(
                 runtime
             ):
-                retired = self.state.upstream
+                retired_upstream = self.state.upstream
                 self.state.upstream = self.state.make_upstream()
-                # Streams opened on the old client may run as long as its timeouts allow.
-                grace = RETIRE_AFTER_S + retired.timeouts.first_byte_s + retired.timeouts.idle_s
-                asyncio.get_running_loop().call_later(
-                    grace, lambda: asyncio.ensure_future(retired.aclose())
-                )
-            asyncio.get_running_loop().call_later(
-                RETIRE_AFTER_S, lambda: asyncio.ensure_future(old.aclose())
-            )
+            self._retiring.add(asyncio.ensure_future(_retire(old, retired_upstream)))
+            self._retiring = {t for t in self._retiring if not t.done()}
             log.info("config reloaded (%s): %d providers", why, len(config.providers))
             return True

@@ -6,6 +6,7 @@ so a request (or an open stream) keeps the runtime it started with.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -31,6 +32,8 @@ class Runtime:
     script_config: dict[str, Any]
     #: The user's router script runner, when ``CUSTOM_ROUTER_PATH`` is set.
     script: Any = None
+    #: Requests being served with this runtime (a replaced runtime retires when it reaches 0).
+    in_flight: int = 0
     #: The config's own transformers (``"transformers": [{"path": ...}]``) and their sandboxes.
     transformers: CustomTransformers = field(default_factory=CustomTransformers)
 
@@ -54,6 +57,12 @@ class Runtime:
             if self.script.load_error:
                 log.error("router script: %s", self.script.load_error)
         await self.transformers.start()
+
+    async def retire(self, *, poll_s: float = 1.0) -> None:
+        """Close once the requests that started on this runtime are done (after a reload)."""
+        while self.in_flight > 0:
+            await asyncio.sleep(poll_s)
+        await self.aclose()
 
     async def aclose(self) -> None:
         if self.script is not None:
