@@ -13,6 +13,9 @@ import pytest
 from tests.ccr_server import CcrServer
 from tests.fake_upstream import FakeUpstream
 
+# Helper modules assert too; show their values on failure as pytest does for test modules.
+pytest.register_assert_rewrite("tests.cli_helpers", "tests.route_helpers", "tests.gateway_client")
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CLAUDE_CODE_FIXTURES = SHARED / "fixtures" / "claude-code"
 

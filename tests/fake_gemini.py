@@ -1,10 +1,10 @@
 """A scriptable Gemini API (``generateContent`` / ``streamGenerateContent``) on loopback.
 
-Like :mod:`tests.fake_upstream`, a minimal hand-written HTTP/1.1 server on its own asyncio loop
-in a daemon thread, so sync and async tests see the true network path. It speaks Gemini's wire
-format: ``POST /v1beta/models/<model>:generateContent`` answers one ``GenerateContentResponse``,
-``...:streamGenerateContent?alt=sse`` answers SSE events of partial responses and ends at EOF
-(Gemini sends no ``[DONE]``).
+Like :mod:`tests.fake_upstream`, served by :class:`tests.loopback_http.ScriptedServer` on its own
+asyncio loop in a daemon thread, so sync and async tests see the true network path. It speaks
+Gemini's wire format: ``POST /v1beta/models/<model>:generateContent`` answers one
+``GenerateContentResponse``, ``...:streamGenerateContent?alt=sse`` answers SSE events of partial
+responses and ends at EOF (Gemini sends no ``[DONE]``).
 
 Usage::
 
@@ -18,13 +18,12 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.loopback_http import HttpRequest, ScriptedServer, parse_json, send_chunked, send_plain
 
 __all__ = [
     "FakeGemini",
@@ -39,8 +38,6 @@ __all__ = [
 ]
 
 MODEL_PREFIX = "/v1beta/models/"
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
@@ -194,7 +191,7 @@ Handler = Callable[[GeminiRequest], GeminiReply | None]
 # Server
 
 
-class FakeGemini:
+class FakeGemini(ScriptedServer[GeminiRequest, GeminiReply]):
     """Answers ``POST /v1beta/models/<model>:<method>`` with ``handler`` (if set and it returns
     a reply), else the next queued reply, else ``default``. Other paths get Gemini's 404; a
     stream request without ``alt=sse`` gets a 400 (ccr must always ask for SSE). With
@@ -202,133 +199,31 @@ class FakeGemini:
     """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = 0
-        self.requests: list[GeminiRequest] = []
-        self.default: GeminiReply = answer(say("Hello from fake Gemini."))
-        self.handler: Handler | None = None
+        super().__init__(answer(say("Hello from fake Gemini.")), host, thread_name="fake-gemini")
         self.expected_key: str | None = None
-        self._queue: deque[GeminiReply] = deque()
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_base_url(self) -> str:
         """What a CCR config puts in ``api_base_url`` for this server."""
         return self.base_url + MODEL_PREFIX
 
-    def enqueue(self, *replies: GeminiReply) -> None:
-        with self._lock:
-            self._queue.extend(replies)
+    # -- answering ---------------------------------------------------------------------------
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeGemini:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                self._server = loop.run_until_complete(
-                    asyncio.start_server(self._serve, self.host, 0)
-                )
-                self.port = self._server.sockets[0].getsockname()[1]
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-gemini", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        loop, self._loop = self._loop, None
-        if loop is None or loop.is_closed():
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=5)
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # -- HTTP --------------------------------------------------------------------------------
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            while await self._exchange(reader, writer):
-                pass
-        except (ConnectionError, ValueError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # the client went away, or stop(): drop this connection only
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            writer.transport.abort()
-
-    async def _exchange(self, reader: asyncio.StreamReader,
-                        writer: asyncio.StreamWriter) -> bool:
-        """Read one request and answer it; False when the connection must close."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return False
-        request_line, *lines = head[:-4].decode("latin-1").split("\r\n")
-        method, target, _ = [*request_line.split(" ", 2), "", ""][:3]
-        headers = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        raw = await _read_body(reader, headers)
-        path, _, query = target.partition("?")
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        request = GeminiRequest(method, path, query, headers, body)
+    async def _answer(self, http: HttpRequest, writer: asyncio.StreamWriter) -> bool:
+        request = GeminiRequest(http.method, http.path, http.query, http.headers,
+                                parse_json(http.raw))
         self.requests.append(request)
         reply = self._reply(request)
         stream = request.method_name == "streamGenerateContent" and reply.status == 200
         if stream and reply.body is None:
-            return await self._send_stream(reply, writer)
+            # Gemini ends its SSE lines with CRLF
+            events = [f"data: {json.dumps(event)}\r\n\r\n".encode() for event in reply.events()]
+            headers = [("Content-Type", "text/event-stream"), ("Transfer-Encoding", "chunked")]
+            return await send_chunked(writer, 200, headers, events, drop_after=reply.drop_after)
         data = json.dumps(reply.whole()).encode()
-        writer.write(_head(reply.status, [("Content-Type", "application/json; charset=UTF-8"),
-                                          ("Content-Length", str(len(data)))]) + data)
-        await writer.drain()
+        headers = [("Content-Type", "application/json; charset=UTF-8"),
+                   ("Content-Length", str(len(data)))]
+        await send_plain(writer, reply.status, headers, data)
         return True
 
     def _reply(self, request: GeminiRequest) -> GeminiReply:
@@ -340,45 +235,4 @@ class FakeGemini:
             return gemini_error(400, "this fake only streams with alt=sse")
         if self.expected_key and request.headers.get("x-goog-api-key") != self.expected_key:
             return gemini_error(400, "API key not valid. Please pass a valid API key.")
-        if self.handler is not None:
-            chosen = self.handler(request)
-            if chosen is not None:
-                return chosen
-        with self._lock:
-            return self._queue.popleft() if self._queue else self.default
-
-    async def _send_stream(self, reply: GeminiReply, writer: asyncio.StreamWriter) -> bool:
-        writer.write(_head(200, [("Content-Type", "text/event-stream"),
-                                 ("Transfer-Encoding", "chunked")]))
-        events = reply.events()
-        for index, event in enumerate(events):
-            if reply.drop_after is not None and index >= reply.drop_after:
-                await writer.drain()
-                writer.transport.abort()
-                return False
-            data = f"data: {json.dumps(event)}\r\n\r\n".encode()  # Gemini ends lines with CRLF
-            writer.write(b"%x\r\n%s\r\n" % (len(data), data))
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
-        return True
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        parts: list[bytes] = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
-                return b"".join(parts)
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-    length = int(headers.get("content-length", "0") or "0")
-    return await reader.readexactly(length) if length else b""
-
-
-def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return self._scripted_reply(request)

@@ -2,7 +2,7 @@
 
 Tests and benchmarks point ccr at it to exercise the true network path (httpx, keep-alive,
 chunked SSE, abrupt disconnects) while deciding, per request, exactly what the "model" answers.
-The server is a minimal hand-written HTTP/1.1 implementation on its own asyncio loop in a daemon
+It is served by :class:`tests.loopback_http.ScriptedServer` on its own asyncio loop in a daemon
 thread, so it works the same from sync and async tests.
 
 Usage::
@@ -19,16 +19,15 @@ Every chat reply answers as SSE when the request body has ``"stream": true`` and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from tests.loopback_http import HttpRequest, ScriptedServer, parse_json, send_chunked, send_plain
 
 __all__ = [
     "Call",
@@ -48,22 +47,6 @@ __all__ = [
 CHAT_PATH = "/v1/chat/completions"
 MODELS = ("fake-model", "fake-model-large")
 
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    408: "Request Timeout",
-    413: "Payload Too Large",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-    529: "Overloaded",
-}
 _ids = itertools.count(1)
 
 
@@ -450,22 +433,12 @@ def _encode_body(body: dict[str, Any] | str | None) -> bytes:
     return json.dumps(body).encode()
 
 
-def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
 def _sse_event(chunk: Chunk) -> bytes:
     if isinstance(chunk, Verbatim):
         payload = chunk.payload
         return payload if isinstance(payload, bytes) else payload.encode()
     data = chunk if isinstance(chunk, str) else json.dumps(chunk)
     return f"data: {data}\n\n".encode()
-
-
-def _http_chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def _sse_events(reply: Reply, request: Recorded) -> list[bytes]:
@@ -480,37 +453,11 @@ def _sse_events(reply: Reply, request: Recorded) -> list[bytes]:
     return events
 
 
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        parts: list[bytes] = []
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
-                return b"".join(parts)
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-    length = int(headers.get("content-length", "0") or "0")
-    return await reader.readexactly(length) if length else b""
-
-
-def _parse_json(raw: bytes) -> dict[str, Any] | None:
-    if not raw:
-        return None
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 # --------------------------------------------------------------------------------------------
 # Server
 
 
-class FakeUpstream:
+class FakeUpstream(ScriptedServer[Recorded, Reply]):
     """An OpenAI-compatible HTTP server on loopback whose answers each test scripts.
 
     Each request to ``.../chat/completions`` is answered by ``handler`` (if set and it returns a
@@ -519,179 +466,32 @@ class FakeUpstream:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, record: bool = True) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(text("Hello from fake."), host, port, thread_name="fake-upstream")
         self.record = record
-        self.requests: list[Recorded] = []
         self.errors: list[BaseException] = []
-        self.default: Reply = text("Hello from fake.")
-        self.handler: Handler | None = None
-        self._queue: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
-        #: TCP connections accepted so far (keep-alive tests check reuse with it).
-        self.connections_accepted = 0
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def chat_url(self) -> str:
         return self.base_url + CHAT_PATH
 
-    def start(self) -> FakeUpstream:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                self._server = loop.run_until_complete(
-                    asyncio.start_server(self._serve, self.host, self.port, backlog=256)
-                )
-                self.port = self._server.sockets[0].getsockname()[1]
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-upstream", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            self._loop = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        """Close the listener and every open connection, then end the loop thread."""
-        loop, self._loop = self._loop, None
-        if loop is None or loop.is_closed():
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=5)
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def __enter__(self) -> FakeUpstream:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # -- scripting ---------------------------------------------------------------------------
-
-    def enqueue(self, *replies: Reply) -> None:
-        """Queue replies, one per incoming chat request, first in first out."""
-        with self._lock:
-            self._queue.extend(replies)
-
-    def clear(self) -> None:
-        """Forget recorded requests, queued replies, errors and the handler."""
-        with self._lock:
-            self._queue.clear()
-            self.requests.clear()
-            self.errors.clear()
-            self.handler = None
-
-    @property
-    def pending(self) -> int:
-        """How many queued replies are still unused."""
-        return len(self._queue)
-
-    @property
-    def open_connections(self) -> int:
-        """Client connections the fake currently holds open."""
-        return len(self._writers)
-
     @property
     def chat_requests(self) -> list[Recorded]:
         return [r for r in list(self.requests) if r.is_chat]
 
-    def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[Recorded]:
-        """Block until at least ``count`` requests arrived (for fire-and-forget clients)."""
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return list(self.requests)
+    def clear(self) -> None:
+        """Forget recorded requests, queued replies, errors and the handler."""
+        super().clear()
+        self.errors.clear()
 
-    def _next_reply(self, request: Recorded) -> Reply:
-        if self.handler is not None:
-            chosen = self.handler(request)
-            if chosen is not None:
-                return chosen
-        with self._lock:
-            return self._queue.popleft() if self._queue else self.default
+    # -- answering ---------------------------------------------------------------------------
 
-    # -- connection handling -----------------------------------------------------------------
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        self._writers.add(writer)
-        self.connections_accepted += 1
-        try:
-            while await self._one_exchange(reader, writer):
-                pass
-        except (ConnectionError, ValueError, asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError):
-            pass  # the client went away or sent garbage: drop this connection only
-        except asyncio.CancelledError:
-            pass  # stop(); re-raising makes Python 3.11's stream callback log a spurious error
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            self._writers.discard(writer)
-            writer.transport.abort()
-
-    async def _one_exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        """Read one request and answer it; False when the connection must close."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return False
-        request_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
-        method, target, version = [*request_line.split(" ", 2), "", ""][:3]
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        raw = await _read_body(reader, headers)
-        path, _, query = target.partition("?")
-        request = Recorded(method, path, headers, _parse_json(raw), raw, query)
+    async def _answer(self, http: HttpRequest, writer: asyncio.StreamWriter) -> bool:
+        request = Recorded(http.method, http.path, http.headers, parse_json(http.raw), http.raw,
+                           http.query)
         if self.record:
             self.requests.append(request)
-        keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        completed = await self._respond(request, writer, keep_alive)
-        return completed and keep_alive
+        completed = await self._respond(request, writer, http.keep_alive)
+        return completed and http.keep_alive
 
     async def _respond(
         self, request: Recorded, writer: asyncio.StreamWriter, keep_alive: bool
@@ -699,7 +499,7 @@ class FakeUpstream:
         """Write the answer; False if the connection was dropped on purpose."""
         if request.is_chat:
             try:
-                reply = self._next_reply(request)
+                reply = self._scripted_reply(request)
             except Exception as exc:  # a broken handler must not kill the server
                 self.errors.append(exc)
                 reply = error(500, {"error": {"message": f"fake handler failed: {exc!r}"}})
@@ -713,12 +513,15 @@ class FakeUpstream:
             await asyncio.sleep(reply.first_byte_delay_s)
         connection = [("Connection", "keep-alive" if keep_alive else "close")]
         if reply.kind == "sse" or (reply.kind == "chat" and request.stream):
-            return await self._send_sse(reply, request, writer, connection)
-        return await self._send_plain(reply, writer, connection)
-
-    async def _send_plain(
-        self, reply: Reply, writer: asyncio.StreamWriter, connection: list[tuple[str, str]]
-    ) -> bool:
+            headers = [
+                ("Content-Type", "text/event-stream; charset=utf-8"),
+                ("Cache-Control", "no-cache"),
+                ("Transfer-Encoding", "chunked"),
+                *reply.headers,
+                *connection,
+            ]
+            return await send_chunked(writer, reply.status, headers, _sse_events(reply, request),
+                                      delay_s=reply.chunk_delay_s, drop_after=reply.drop_after)
         body = _encode_body(reply.body)
         headers = [
             ("Content-Type", reply.content_type),
@@ -726,47 +529,7 @@ class FakeUpstream:
             *reply.headers,
             *connection,
         ]
-        if reply.drop_after is not None:
-            if reply.drop_after > 0:
-                writer.write(_head(reply.status, headers) + body[: reply.drop_after])
-                await writer.drain()
-            writer.transport.abort()
-            return False
-        writer.write(_head(reply.status, headers) + body)
-        await writer.drain()
-        return True
-
-    async def _send_sse(
-        self,
-        reply: Reply,
-        request: Recorded,
-        writer: asyncio.StreamWriter,
-        connection: list[tuple[str, str]],
-    ) -> bool:
-        headers = [
-            ("Content-Type", "text/event-stream; charset=utf-8"),
-            ("Cache-Control", "no-cache"),
-            ("Transfer-Encoding", "chunked"),
-            *reply.headers,
-            *connection,
-        ]
-        events = _sse_events(reply, request)
-        dropped = reply.drop_after is not None and reply.drop_after < len(events)
-        if dropped:
-            events = events[: reply.drop_after]
-        writer.write(_head(reply.status, headers))
-        for index, event in enumerate(events):
-            if reply.chunk_delay_s and index:
-                await writer.drain()
-                await asyncio.sleep(reply.chunk_delay_s)
-            writer.write(_http_chunk(event))
-        await writer.drain()
-        if dropped:
-            writer.transport.abort()
-            return False
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
-        return True
+        return await send_plain(writer, reply.status, headers, body, drop_after=reply.drop_after)
 
 
 def iter_sse_data(raw: bytes | str) -> Iterator[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.cli_helpers import find_claude
 from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
 
 pytestmark = pytest.mark.cli
@@ -35,22 +35,6 @@ TOOL_OUTPUT = "hi-from-tool"
 GREETING = {"command": f"echo {TOOL_OUTPUT}", "description": "Print a greeting"}
 SERVER_START_TIMEOUT_S = 15.0
 CLI_TIMEOUT_S = 120.0
-
-
-def _claude_binary() -> str:
-    """Path of the Claude Code CLI, or skip (fail when ``CCR_REQUIRE_CLI=1``) without one."""
-    configured = os.environ.get("CCR_CLAUDE_BIN")
-    found = configured if configured and os.access(configured, os.X_OK) else None
-    if configured is None:
-        found = shutil.which("claude")
-    if found:
-        return found
-    where = f"CCR_CLAUDE_BIN={configured!r} is not an executable" if configured else (
-        "no CCR_CLAUDE_BIN and no `claude` on PATH")
-    message = f"Claude Code CLI not available: {where}"
-    if os.environ.get("CCR_REQUIRE_CLI") == "1":
-        pytest.fail(f"{message} (CCR_REQUIRE_CLI=1 requires it)", pytrace=False)
-    pytest.skip(message)
 
 
 def _content_text(message: dict[str, Any]) -> str:
@@ -187,7 +171,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def claude_binary() -> str:
-    return _claude_binary()
+    return find_claude()
 
 
 @pytest.fixture(scope="module")

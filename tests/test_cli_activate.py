@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from ccr.cli.activate import Shell, merge_no_proxy, quote
 from ccr.cli.main import app
-from tests.test_cli_service import CcrHome, start
+from tests.cli_helpers import CcrHome, start
 
 TRICKY = "it's a \"key\" with $HOME, `cmd`, \\ and spaces"
 #: TRICKY as written in a config, where ``$$`` is a literal ``$``.
@@ -29,11 +29,8 @@ CCR = f"{sys.executable} -m ccr"
 
 @pytest.fixture
 def ccr(tmp_path: Path) -> Iterator[CcrHome]:
-    home = CcrHome(tmp_path)
-    try:
+    with CcrHome(tmp_path) as home:
         yield home
-    finally:
-        home.cleanup()
 
 
 def bash(ccr: CcrHome, script: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_cli_service import CcrHome, alive, start, wait_dead
+from tests.cli_helpers import CcrHome, alive, start, wait_dead
 
 FAKE_CLAUDE = r'''#!{python}
 import json, os, signal, sys, time, urllib.request
@@ -95,11 +95,8 @@ class Claude:
 
 @pytest.fixture
 def ccr(tmp_path: Path) -> Iterator[CcrHome]:
-    home = CcrHome(tmp_path)
-    try:
+    with CcrHome(tmp_path) as home:
         yield home
-    finally:
-        home.cleanup()
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.ccr_server import free_port
+from tests.cli_helpers import find_claude
 from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
-from tests.test_claude_code_cli import CLI_VERSION, _claude_binary
+from tests.test_claude_code_cli import CLI_VERSION
 
 pytestmark = pytest.mark.cli
 
@@ -43,7 +44,7 @@ def _ccr(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
 
 
 def test_init_export_one_key_and_ccr_code_runs_claude_through_ccr(tmp_path: Path) -> None:
-    claude = _claude_binary()
+    claude = find_claude()
     ccr_home, home, work = tmp_path / "ccr-home", tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()

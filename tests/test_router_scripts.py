@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream, Usage, text
-from tests.test_route_cli import (
+from tests.route_helpers import (
     DEFAULT_ROUTE,
     PROJECT,
     message,

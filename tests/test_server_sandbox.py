@@ -30,9 +30,8 @@ import pytest
 from tests.ccr_server import CcrServer, free_port
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream
-from tests.test_route_cli import route_rows, run_route, write_json
+from tests.route_helpers import PROJECT, route_rows, run_route, write_json, write_script
 
-PROJECT = Path(__file__).resolve().parents[1]
 SHARED_HOSTILE = PROJECT.parent / "shared" / "hostile"
 
 #: A script error as users read it: the file (and line), then what went wrong, on one line.
@@ -42,12 +41,6 @@ READABLE_ERROR = re.compile(r"^custom_router\.py(:\d+)?: \S[^\n]*$")
 def body(text: str) -> dict[str, Any]:
     return {"model": "claude-sonnet-4", "max_tokens": 64,
             "messages": [{"role": "user", "content": text}]}
-
-
-def write_script(folder: Path, source: str) -> Path:
-    path = folder / "custom_router.py"
-    path.write_text(source)
-    return path
 
 
 def edit_script(path: Path, source: str) -> None:
