@@ -16,6 +16,7 @@ from typing import Any
 
 from ccr.config import parse_config
 from ccr.convert.request import anthropic_to_openai
+from ccr.protocol import codec
 from ccr.routing.context import RequestContext, public_headers
 from ccr.routing.decide import decide
 from ccr.routing.sessions import session_id_from
@@ -69,7 +70,7 @@ def measure(
     upstream_body = chain.request(unified, tctx).body
 
     steps: dict[str, float] = {
-        f"json.loads request ({len(raw) // 1024} KB)": _median_us(lambda: json.loads(raw), runs),
+        f"parse request ({len(raw) // 1024} KB)": _median_us(lambda: codec.loads(raw), runs),
         "session id + public headers": _median_us(
             lambda: (session_id_from(headers, body), public_headers(headers)), runs
         ),
@@ -81,8 +82,8 @@ def measure(
         "chain.request (strip_extensions, headers)": _median_us(
             lambda: chain.request(unified, tctx), runs
         ),
-        "json.dumps upstream body": _median_us(
-            lambda: json.dumps(upstream_body, ensure_ascii=False, separators=(",", ":")).encode(),
+        "serialise upstream body": _median_us(
+            lambda: codec.dumps(upstream_body),
             runs,
         ),
     }
