@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from ccr.convert.request import BILLING_PREFIX, anthropic_to_openai, strip_extensions
+from ccr.convert.request import (
+    BILLING_PREFIX,
+    EMPTY_TEXT,
+    anthropic_to_openai,
+    strip_extensions,
+)
 from ccr.errors import InvalidRequest
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
@@ -273,6 +278,15 @@ def test_tool_result_without_a_matching_call_becomes_user_text():
 # --- assistant content ------------------------------------------------------------------------
 
 
+def test_an_empty_tool_result_still_answers_its_call_with_a_placeholder():
+    body = request(assistant(tool_use("t1"), tool_use("t2"), tool_use("t3")),
+                   user(tool_result("t1", ""), tool_result("t2", []),
+                        {"type": "tool_result", "tool_use_id": "t3"}))
+    tools = convert(body)["messages"][1:]
+    assert [(m["role"], m["tool_call_id"], m["content"]) for m in tools] == [
+        ("tool", "t1", EMPTY_TEXT), ("tool", "t2", EMPTY_TEXT), ("tool", "t3", EMPTY_TEXT)]
+
+
 def test_parallel_tool_use_keeps_order_names_and_unicode():
     body = request(assistant(text("Two."), tool_use("t1", "mcp__srv__Tool", q="café"),
                              tool_use("t2", "Read", path="b")))
@@ -297,6 +311,19 @@ def test_thinking_blocks_are_carried_and_redacted_thinking_dropped():
     message = convert(body)["messages"][0]
     assert message == {"role": "assistant", "content": "answer",
                        "thinking": {"content": "first\n\nsecond", "signature": "s2"}}
+
+
+def test_an_assistant_turn_that_only_thought_is_left_out():
+    body = request(user(text("hi")),
+                   assistant({"type": "thinking", "thinking": "hmm", "signature": "sig"}),
+                   user(text("well?")))
+    assert convert(body)["messages"] == [{"role": "user", "content": "hi"},
+                                         {"role": "user", "content": "well?"}]
+
+
+def test_a_user_turn_with_nothing_to_send_is_left_out():
+    body = request(user(text("hi")), assistant(text("hello")), user(), user(text("again")))
+    assert [m["content"] for m in convert(body)["messages"]] == ["hi", "hello", "again"]
 
 
 def test_assistant_without_thinking_has_no_thinking_key():

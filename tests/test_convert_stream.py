@@ -497,6 +497,71 @@ def test_text_in_the_middle_of_tool_arguments_waits_and_loses_no_bytes():
                                             ("text", "(thinking aloud)")]
 
 
+def test_reasoning_in_the_middle_of_tool_arguments_waits_and_loses_no_bytes():
+    events = run([chunk(tool_calls=[call(0, "c", "Bash", '{"command":')]),
+                  chunk(reasoning_content="let me check"),
+                  chunk(tool_calls=[call(0, args='"ls"}')]),
+                  chunk(finish="tool_calls")])
+    assert blocks(check_stream(events)) == [("tool_use", ("Bash", {"command": "ls"})),
+                                            ("thinking", "let me check")]
+    assert partial_json_by_block(events) == {0: '{"command":"ls"}'}
+
+
+def test_a_signature_in_the_middle_of_tool_arguments_waits_for_the_call():
+    events = run([chunk(tool_calls=[call(0, "c", "Bash", '{"command":')]),
+                  chunk(thinking={"signature": "SIG"}),
+                  chunk(tool_calls=[call(0, args='"ls"}')]),
+                  chunk(finish="tool_calls")])
+    message = check_stream(events)
+    assert blocks(message) == [("tool_use", ("Bash", {"command": "ls"})), ("thinking", "")]
+    assert message["content"][1]["signature"] == "SIG"
+
+
+def test_what_waited_for_a_tool_call_is_sent_as_soon_as_its_arguments_are_complete():
+    converter = StreamConverter(model="m", input_tokens=1)
+    converter.start()
+    converter.feed(chunk(tool_calls=[call(0, "c", "Bash", '{"command":')]))
+    assert converter.feed(chunk(content="Running it.")) == []
+    events = converter.feed(chunk(tool_calls=[call(0, args='"ls"}')]))
+    assert [(name, data.get("delta", data.get("content_block", {})).get("type"))
+            for name, data in events] == [
+        ("content_block_delta", "input_json_delta"), ("content_block_stop", None),
+        ("content_block_start", "text"), ("content_block_delta", "text_delta")]
+
+
+def test_what_waited_for_a_tool_call_keeps_its_arrival_order():
+    events = run([chunk(tool_calls=[call(0, "c", "Bash", '{"command":')]),
+                  chunk(content="First."), chunk(reasoning_content="Then this."),
+                  chunk(tool_calls=[call(0, args='"ls"}')]),
+                  chunk(finish="tool_calls")])
+    assert blocks(check_stream(events)) == [("tool_use", ("Bash", {"command": "ls"})),
+                                            ("text", "First."), ("thinking", "Then this.")]
+
+
+def test_reasoning_held_by_a_call_that_never_completes_is_sent_at_the_end():
+    events = run([chunk(tool_calls=[call(0, "c", "TodoRead", "")]),
+                  chunk(reasoning_content="no arguments needed"), chunk(finish="tool_calls")])
+    assert blocks(check_stream(events)) == [("tool_use", ("TodoRead", {})),
+                                            ("thinking", "no arguments needed")]
+
+
+def test_fields_of_the_wrong_type_are_read_as_absent():
+    malformed = [
+        {"choices": [None]},
+        {"choices": {"index": 0, "delta": {"content": "lost"}}},
+        chunk(),
+        {"choices": [{"index": 0, "delta": "not a delta"}]},
+        chunk(tool_calls=[None, "x", 3, {"index": 0, "id": 7, "function": {"name": "Bash",
+                                                                            "arguments": "{}"}}]),
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": ["stop"]}], "usage": 7},
+    ]
+    events = run([chunk(content="ok"), *malformed])
+    message = check_stream(events)
+    assert blocks(message) == [("text", "ok"), ("tool_use", ("Bash", {}))]
+    assert message["content"][1]["id"] == "7"
+    assert message["usage"]["output_tokens"] == 0
+
+
 def test_non_object_chunks_are_ignored():
     converter = StreamConverter(model="m", input_tokens=1)
     converter.start()

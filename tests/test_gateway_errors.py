@@ -354,3 +354,14 @@ def test_server_keeps_serving_after_a_failure(
 
     assert response.status_code == 200, response.text
     assert response.json()["content"] == [{"type": "text", "text": "still here"}]
+
+
+def test_completion_with_malformed_fields_is_a_clear_502(fake: FakeUpstream,
+                                                        server: CcrServer) -> None:
+    fake.enqueue(error(200, {"id": "x", "object": "chat.completion", "choices": [
+        {"index": 0, "finish_reason": "stop", "message": ["not", "an", "object"]}]}))
+    response = _post(server, REQUEST)
+    code, err = _error_of(response)
+    assert (code, err["type"]) == (502, "api_error")
+    assert "cannot read" in err["message"] and "fake" in err["message"]
+    assert _post(server, REQUEST).status_code == 200

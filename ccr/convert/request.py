@@ -21,6 +21,10 @@ Choices made where OpenAI has no equivalent, so that nothing the model needs is 
   the tool message says they are there. ``is_error`` results start with ``"Error: "``.
 - Text blocks of one message are joined with a blank line; user turns with images become
   content-part lists.
+- No message goes out with empty content unless it carries tool calls (Gemini, Mistral and
+  Claude reject empty text): a user or assistant turn with nothing to send (say, one that only
+  thought) is left out, and an empty tool result, which must still answer its call, says
+  :data:`EMPTY_TEXT`.
 - Server tools (``web_search_20250305``, ``bash_20250124``, ...) are dropped: only custom tools
   are functions. ``thinking``/``redacted_thinking`` signatures, ``cache_control``, ``metadata``,
   ``context_management`` and ``top_k`` have no OpenAI meaning and are not sent.
@@ -40,6 +44,9 @@ from typing import Any
 from ccr.errors import InvalidRequest
 
 BILLING_PREFIX = "x-anthropic-billing-header:"
+
+#: The content of a tool message whose result is empty (see the module docstring).
+EMPTY_TEXT = "(empty)"
 
 _TOOL_CHOICE_STRINGS = {"auto": "auto", "any": "required", "none": "none"}
 
@@ -116,7 +123,8 @@ def _messages(system: Any, messages: list[Any]) -> list[dict[str, Any]]:
             _user(content, out, slot)
         elif role == "assistant":
             converted = _assistant(content)
-            out.append(converted)
+            if converted["content"] or converted.get("tool_calls"):
+                out.append(converted)
             slot.ids = frozenset(call["id"] for call in converted.get("tool_calls", ()))
             slot.position = len(out)
         elif role == "system":
@@ -148,11 +156,10 @@ def _system_text(system: Any) -> str:
 
 
 def _user(content: Any, out: list[dict[str, Any]], slot: _ToolSlot) -> None:
-    if isinstance(content, str):
-        out.append({"role": "user", "content": content})
-        return
     if not isinstance(content, list):
-        out.append({"role": "user", "content": "" if content is None else str(content)})
+        text = content if isinstance(content, str) else "" if content is None else str(content)
+        if text:
+            out.append({"role": "user", "content": text})
         return
 
     tool_messages: list[dict[str, Any]] = []
@@ -190,8 +197,6 @@ def _user(content: Any, out: list[dict[str, Any]], slot: _ToolSlot) -> None:
     parts = tool_images + parts if tool_images else parts
     if parts:
         out.append({"role": "user", "content": _user_content(parts)})
-    elif not tool_messages:
-        out.append({"role": "user", "content": ""})
 
 
 def _user_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -223,6 +228,8 @@ def _tool_result(block: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             elif isinstance(part.get("text"), str):
                 texts.append(part["text"])
         text = "\n".join(texts)
+    if not text and not images:
+        text = EMPTY_TEXT
     if images:
         note = f"[{len(images)} image(s) from this result follow in the next user message]"
         text = f"{text}\n{note}" if text else note

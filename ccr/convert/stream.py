@@ -9,7 +9,10 @@ continues that block or closes it and opens the next. Rules that keep Claude Cod
   the reason: :meth:`StreamConverter.finish` emits ``message_delta`` once usage is known.
 - A text block opens on the first piece with non-whitespace text (whitespace before it is
   kept and sent with it); Anthropic rejects empty and whitespace-only text blocks in history.
-  Text arriving while a tool call's arguments are incomplete waits until that call is done.
+  Whitespace arriving outside a text block that no text follows is never sent.
+- Reasoning, signatures and text arriving while the open tool call's arguments are incomplete
+  wait, in arrival order, until that call is complete (or the stream ends): closing the call
+  would leave its remaining fragments nowhere to go.
 - A thinking block ends with a ``signature_delta``: the upstream's (``delta.thinking.signature``)
   or a generated one (:func:`ccr.convert.common.new_signature`).
 - Tool calls are keyed by their OpenAI ``index`` (or ``id``); each becomes one ``tool_use``
@@ -17,6 +20,8 @@ continues that block or closes it and opens the next. Rules that keep Claude Cod
   being streamed stays open until another call is waiting *and* its own arguments form a complete
   JSON object; fragments of other calls are buffered meanwhile and sent when their block opens.
   That handles sequential, whole-at-the-end and interleaved (index 0, 1, 0) upstreams alike.
+  A call's block only closes early once its arguments are a complete object, so the only bytes
+  that can arrive too late are whitespace after that object, which change nothing.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ class StreamConverter:
         self._open_call: _ToolCall | None = None
         self._signature: str | None = None  # upstream signature for the current thinking block
         self._pending_text = ""  # whitespace-only text not yet worth a block
+        #: ("thinking" | "signature" | "text", value) held while the open tool call is incomplete
+        self._held: list[tuple[str, str]] = []
         self._calls: list[_ToolCall] = []
         self._by_index: dict[int, _ToolCall] = {}
         self._by_id: dict[str, _ToolCall] = {}
@@ -139,19 +146,20 @@ class StreamConverter:
             raise_upstream_error(chunk)
         events = self.start() if not self._started else []
         choices = chunk.get("choices")
-        if choices:
+        # Fields of the wrong type are read as absent: a malformed chunk must not end the stream.
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             choice = choices[0]
             delta = choice.get("delta")
-            if delta:
+            if delta and isinstance(delta, dict):
                 self._delta(delta, events)
             finish_reason = choice.get("finish_reason")
-            if finish_reason:
+            if finish_reason and isinstance(finish_reason, str):
                 self._finish_reason = finish_reason
                 stop = matched_stop(choice, self._stop_sequences)
                 if stop is not None:
                     self._stop_sequence = stop
         usage = chunk.get("usage")
-        if usage:
+        if usage and isinstance(usage, dict):
             self._upstream_usage = usage
         return events
 
@@ -161,12 +169,11 @@ class StreamConverter:
             return []
         events = self.start() if not self._started else []
         self._close(events)
+        self._release(events)
         while self._queue:
             self._open_tool(self._queue.popleft(), events)
-            self._close(events)
-        if self._pending_text and not self._pending_text.isspace():
-            self._open_text("", events)
-            self._close(events)
+        self._close(events)
+        # Whatever is left in _pending_text is whitespace that no text followed: not sent.
         self._stop_reason = stop_reason_for(
             self._finish_reason,
             has_tool_use=self._tool_blocks > 0,
@@ -205,45 +212,64 @@ class StreamConverter:
         extension = delta.get("thinking")
         if extension:
             if isinstance(extension, dict):
-                if extension.get("signature"):
-                    self._signature = extension["signature"]
-                    if not reasoning and self._open != "thinking":
-                        self._open_block({"type": "thinking", "thinking": "", "signature": ""},
-                                         "thinking", events)
+                signature = extension.get("signature")
+                if signature and isinstance(signature, str):
+                    self._piece("signature", signature, events)
                 if not reasoning and isinstance(extension.get("content"), str):
                     reasoning = extension["content"]
             elif isinstance(extension, str) and not reasoning:
                 reasoning = extension
         if reasoning:
-            self._thinking(reasoning, events)
+            self._piece("thinking", reasoning, events)
 
         content = delta.get("content")
         if content and isinstance(content, str):
-            self._text(content, events)
+            self._piece("text", content, events)
 
         tool_calls = delta.get("tool_calls")
-        if tool_calls:
+        if tool_calls and isinstance(tool_calls, list):
             for fragment in tool_calls:
-                self._tool_fragment(fragment, events)
+                if isinstance(fragment, dict):
+                    self._tool_fragment(fragment, events)
         elif isinstance(delta.get("function_call"), dict):  # the pre-tools OpenAI form
             self._tool_fragment({"function": delta["function_call"]}, events)
 
+    def _piece(self, kind: str, value: str, events: list[Event]) -> None:
+        """Send one piece of reasoning, signature or text, or hold it while the open tool call
+        is incomplete (closing that call now would leave its later fragments nowhere to go)."""
+        if self._arguments_incomplete():
+            self._held.append((kind, value))
+        elif kind == "thinking":
+            self._thinking(value, events)
+        elif kind == "signature":
+            self._signature = value
+            if self._open != "thinking":
+                self._open_thinking(events)
+        else:
+            self._text(value, events)
+
+    def _release(self, events: list[Event]) -> None:
+        """Send the held pieces, in arrival order, once the open tool call no longer needs its
+        block (its arguments are complete, or the stream has ended)."""
+        held, self._held = self._held, []
+        for kind, value in held:
+            self._piece(kind, value, events)
+
     def _thinking(self, text: str, events: list[Event]) -> None:
         if self._open != "thinking":
-            self._open_block({"type": "thinking", "thinking": "", "signature": ""}, "thinking",
-                             events)
+            self._open_thinking(events)
         events.append(self._delta_event({"type": "thinking_delta", "thinking": text}))
+
+    def _open_thinking(self, events: list[Event]) -> None:
+        self._open_block({"type": "thinking", "thinking": "", "signature": ""}, "thinking", events)
 
     def _text(self, text: str, events: list[Event]) -> None:
         if self._open == "text":
             events.append(self._delta_event({"type": "text_delta", "text": text}))
-            return
-        if text.isspace() or (self._open == "tool_use" and not self._open_call_complete()):
-            # Held back: whitespace alone is no block, and closing a tool call whose arguments
-            # are still arriving would lose them. finish() sends held text that is not blank.
-            self._pending_text += text
-            return
-        self._open_text(text, events)
+        elif text.isspace():
+            self._pending_text += text  # whitespace alone is no block: it waits for text
+        else:
+            self._open_text(text, events)
 
     def _open_text(self, text: str, events: list[Event]) -> None:
         if self._pending_text:
@@ -255,8 +281,14 @@ class StreamConverter:
     def _tool_fragment(self, fragment: dict[str, Any], events: list[Event]) -> None:
         index = fragment.get("index")
         call_id = fragment.get("id") or None
-        function = fragment.get("function") or {}
+        if call_id is not None and not isinstance(call_id, str):
+            call_id = str(call_id)
+        function = fragment.get("function")
+        if not isinstance(function, dict):
+            function = {}
         name = function.get("name") or None
+        if not isinstance(name, str):
+            name = None
         arguments = function.get("arguments")
         if arguments is not None and not isinstance(arguments, str):
             arguments = json.dumps(arguments, ensure_ascii=False)
@@ -285,8 +317,11 @@ class StreamConverter:
                 )
             elif call.state == _PENDING:
                 call.pending.append(arguments)
-            # A fragment for a call whose block was closed cannot be placed anywhere: it can
-            # only follow a complete JSON object or an interruption by text, so it is dropped.
+            # A block only closes before the end once its arguments form a complete object, so
+            # a fragment for a closed call can only be whitespace after it (or an upstream's
+            # mistake): dropped.
+        if self._held and not self._arguments_incomplete():
+            self._release(events)
         self._advance(events)
 
     def _find_call(self, index: Any, call_id: str | None, name: str | None) -> _ToolCall | None:
@@ -318,10 +353,14 @@ class StreamConverter:
             waiting = self._queue[0]
             if not waiting.name:
                 return  # a block needs the name; later calls keep their order behind it
-            if self._open == "tool_use" and not self._open_call_complete():
+            if self._arguments_incomplete():
                 return
             self._queue.popleft()
             self._open_tool(waiting, events)
+
+    def _arguments_incomplete(self) -> bool:
+        """True while a tool block is open and its arguments are not yet a complete object."""
+        return self._open == "tool_use" and not self._open_call_complete()
 
     def _open_call_complete(self) -> bool:
         call = self._open_call

@@ -66,6 +66,11 @@ class ConvertedExchange(BaseExchange):
             )
         except ApiError as exc:
             raise self.fail(exc) from None
+        except (TypeError, AttributeError, KeyError, IndexError):
+            raise self.fail(ApiError(
+                f"provider {self.route.provider.name} sent a chat completion ccr cannot read "
+                "(a field has the wrong type)", 502,
+            )) from None
         _prepend_text(message, "".join(earlier_text))
         if carried_output and isinstance(message.get("usage"), dict):
             message["usage"]["output_tokens"] = message["usage"].get("output_tokens", 0) + \
