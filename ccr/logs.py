@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,23 @@ _LEVELS = {
 }
 
 
+#: Characters a logged value must not carry raw: a newline could start a forged log line, ANSI
+#: escapes and carriage returns rewrite a terminal (scripts and upstreams choose such texts).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
+        text = _CONTROL_IN_TEXT.sub(_escape_control, super().format(record))
+        # Lines and tabs stay; every line after the first is indented, so none can pass for a
+        # record of its own.
+        return redact_text(text.replace("\n", "\n    "))
 
 
 def setup_logging(*, home: Path, enabled: bool, level: str, console: bool = True) -> logging.Logger:
@@ -72,7 +87,7 @@ def request_line(fields: dict[str, Any]) -> str:
     for key, value in fields.items():
         if value is None:
             continue
-        text = str(value)
+        text = _CONTROL.sub(_escape_control, str(value))
         if not text or any(c in text for c in ' "='):
             text = '"' + text.replace('"', "'") + '"'
         parts.append(f"{key}={text}")

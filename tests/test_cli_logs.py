@@ -84,11 +84,17 @@ def test_session_keeps_only_that_sessions_lines(home: Path) -> None:
 
 def test_session_matches_whole_field_values_only() -> None:
     match = session_matcher("abc")
+    stamp = "2026-11-26 12:00:00,000 INFO"
 
-    assert match("x session=abc rule=default")
-    assert match('x session="abc"')
-    assert not match("x session=abcd rule=default")
-    assert not match("x project_session=abc")
+    assert match(f"{stamp} session=abc rule=default")
+    assert match(f'{stamp} session="abc"')
+    assert not match(f"{stamp} session=abcd rule=default")
+    assert not match(f"{stamp} project_session=abc")
+
+
+def test_session_filter_ignores_indented_continuation_lines() -> None:
+    # a script's error text could try to look like a record of another session
+    assert not session_matcher("victim")("    2026-11-26 12:00:00,000 INFO session=victim")
 
 
 def test_no_log_file_is_a_clear_message_with_a_hint(home: Path) -> None:

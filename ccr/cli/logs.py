@@ -75,12 +75,17 @@ def logs(
         _fail(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions")
 
 
+_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+
+
 def session_matcher(session: str | None) -> Match:
-    """A test for lines of one session (``session=<id>`` as a whole field), or for any line."""
+    """A test for lines of one session (``session=<id>`` as a whole field of a record that
+    starts with its timestamp: a continuation line, indented by the log formatter, cannot pass
+    for one), or for any line."""
     if not session:
         return lambda line: True
     field = re.compile(r'(?:^|\s)session="?' + re.escape(session.strip()) + r'"?(?=\s|$)')
-    return lambda line: field.search(line) is not None
+    return lambda line: _RECORD.match(line) is not None and field.search(line) is not None
 
 
 def tail(path: Path, count: int, match: Match, *, end: int | None = None) -> list[str]:

@@ -12,6 +12,7 @@ import json as _json
 import math as _math
 import random as _random
 import re as _re
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -125,6 +126,11 @@ FACADES: Mapping[str, ModuleFacade] = MappingProxyType({
 })
 
 ALLOWED_MODULES = ", ".join(sorted(FACADES))
+#: Modules the C code behind a facade imports for itself (``datetime.strftime`` imports ``time``).
+#: CPython's ``PyImport_Import`` calls the running script's ``__import__`` with an empty *list*
+#: as ``fromlist`` (an ``import`` statement passes None or a tuple), ignores what it returns and
+#: takes the module from ``sys.modules``: the script itself never gets hold of it.
+_INTERNAL_IMPORTS = frozenset({"time", "_strptime"})
 
 
 def guarded_import(
@@ -133,11 +139,78 @@ def guarded_import(
     locals: Mapping[str, Any] | None = None,
     fromlist: Any = (),
     level: int = 0,
-) -> ModuleFacade:
+) -> ModuleFacade | None:
     """``__import__`` for scripts: the allowlisted facades, nothing else."""
+    if type(fromlist) is list and not fromlist and name in _INTERNAL_IMPORTS and level == 0:
+        return None
     if level != 0:
         raise ImportError("relative imports are not supported in router scripts")
     facade = FACADES.get(name) if type(name) is str else None
     if facade is None:
         raise ImportError(f"{name!r} may not be imported (allowed: {ALLOWED_MODULES})")
     return facade
+
+
+#: ``re`` keeps up to 512 compiled patterns and as many replacement templates for the life of the
+#: process, ``_strptime`` the regexes of recent formats. Patterns made from request text would
+#: stay behind for the calls after the one that made them, and a hostile call could fill the
+#: worker's memory that way: past this many characters of cached patterns, or as soon as a
+#: pattern is a script's ``str`` subclass (its class keeps the call's globals alive), the caches
+#: are emptied.
+CACHED_PATTERN_CHARS = 64 * 1024
+_PATTERN_CACHES = ("_cache", "_cache2")
+_TEMPLATE_CACHES = ("_compile_repl", "_compile_template")
+
+
+def _pattern_caches() -> list[dict[Any, Any]]:
+    """re's pattern caches and _strptime's (every value a compiled pattern)."""
+    caches = [getattr(_re, name, None) for name in _PATTERN_CACHES]
+    caches.append(getattr(sys.modules.get("_strptime"), "_regex_cache", None))
+    return [cache for cache in caches if isinstance(cache, dict)]
+
+
+def _cost(cache: dict[Any, Any], limit: int) -> int:
+    """The characters of the cached patterns; past ``limit`` if any key is not plain data."""
+    if not all(_plain(key) for key in cache):
+        return limit + 1
+    return sum(len(getattr(pattern, "pattern", None) or "") for pattern in cache.values())
+
+
+def _plain(key: Any) -> bool:
+    """re's keys are ``(type(pattern), pattern, flags)``, _strptime's the format."""
+    if type(key) is tuple:
+        return all(_plain(part) for part in key)
+    return key is str or key is bytes or type(key) in (str, bytes, int)
+
+
+class CacheKeeper:
+    """Empties the module-level caches the facades fill, after each call, when they hold much.
+
+    Made once the modules are loaded (the caches are found then); cheap to run when nothing new
+    was compiled, the usual case once a script has run once.
+    """
+
+    def __init__(self, limit: int = CACHED_PATTERN_CHARS) -> None:
+        self._limit = limit
+        self._caches = _pattern_caches()
+        self._templates = [
+            cached for cached in (getattr(_re, name, None) for name in _TEMPLATE_CACHES)
+            if callable(getattr(cached, "cache_info", None))
+        ]
+        #: The pattern caches' sizes and newest keys when last measured.
+        self._seen = [(0, None) for _ in self._caches]
+
+    def tidy(self) -> None:
+        for cached in self._templates:
+            if cached.cache_info().currsize:
+                cached.cache_clear()
+        for cache, (size, newest) in zip(self._caches, self._seen, strict=True):
+            if len(cache) != size or next(reversed(cache), None) is not newest:
+                break
+        else:
+            return
+        if sum(_cost(cache, self._limit) for cache in self._caches) > self._limit:
+            _re.purge()
+            for cache in self._caches:
+                cache.clear()
+        self._seen = [(len(cache), next(reversed(cache), None)) for cache in self._caches]

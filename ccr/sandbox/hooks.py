@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from weakref import WeakSet
 
@@ -22,6 +24,14 @@ HOOKS = ("transform_request", "transform_response", "transform_chunk", "end_stre
 #: How big a hook's JSON result and ``ctx.state`` may be.
 MAX_VALUE_BYTES = 64 * 1024 * 1024
 MAX_STATE_BYTES = 1024 * 1024
+#: How deeply they may nest and how many JSON values they may hold (counted as commas plus
+#: opening brackets, see :func:`json_values_bound`): the server decodes them on its own, deeper,
+#: stack and builds a Python object for every value (an empty ``{}`` is three bytes of JSON and
+#: some 70 bytes of memory), so their size alone does not bound what they cost it.
+MAX_DEPTH = 256
+MAX_VALUES = 1_000_000
+#: Frames the JSON encoder itself takes, on top of one per level of nesting.
+_ENCODER_FRAMES = 8
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
@@ -173,11 +183,39 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def json_values_bound(text: str | bytes) -> int:
+    """Commas plus opening brackets, a fast count over the raw text: never less than the number
+    of values in it (each one after the first in an array or object follows a comma); arrays and
+    objects count twice, and commas and brackets inside strings count too."""
+    if isinstance(text, str):
+        return text.count(",") + text.count("[") + text.count("{") + 1
+    return text.count(b",") + text.count(b"[") + text.count(b"{") + 1
+
+
 def _encode(value: Any, what: str, limit: int) -> bytes:
     try:
-        text = _JSON.encode(value)
+        with _nesting_limit(MAX_DEPTH):
+            text = _JSON.encode(value)
+    except RecursionError:
+        raise HookProblem(f"{what} nests more than {MAX_DEPTH} levels deep") from None
     except (TypeError, ValueError) as exc:
         raise HookProblem(f"{what} is not JSON data ({str(exc)[:120]})") from None
     if len(text) > limit:
         raise HookProblem(f"{what} is too big ({len(text)} bytes, at most {limit})")
+    if len(text) > MAX_VALUES and json_values_bound(text) > MAX_VALUES:
+        raise HookProblem(f"{what} holds too many JSON values (at most {MAX_VALUES})")
     return text.encode()
+
+
+@contextmanager
+def _nesting_limit(levels: int) -> Iterator[None]:
+    """Lower the recursion limit to ``levels`` frames past the current one for a while."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(old, depth + levels + _ENCODER_FRAMES))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)

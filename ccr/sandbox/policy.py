@@ -7,14 +7,15 @@ and deadlines (see ``worker`` and ``pool``) are the second wall around it.
 
 from __future__ import annotations
 
+import ast
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import CodeType, TracebackType
 from typing import Any
 from weakref import WeakSet
 
-from RestrictedPython import compile_restricted_exec
+from RestrictedPython import RestrictingNodeTransformer, compile_restricted_exec
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
@@ -224,13 +225,53 @@ def transformer_globals(output: OutputCollector) -> tuple[dict[str, Any], WeakSe
     return namespace, classes
 
 
+_YIELD_IN_TRY = (
+    "yield inside a try with a finally or a bare except is not supported (that cleanup would "
+    "run when the generator is collected, after the call)"
+)
+#: Nodes that open a scope of their own: a ``yield`` in them belongs to another generator.
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's checks, plus one: no script code may run when a generator is closed.
+
+    Closing a suspended generator (done by the garbage collector, at any later moment) raises
+    ``GeneratorExit`` where it waits; only a ``finally`` or a bare ``except`` around that
+    ``yield`` runs code then (``GeneratorExit`` itself is not among a script's builtins, and a
+    script cannot define ``__del__``), so such a ``yield`` is refused at compile time.
+    """
+
+    def visit_Try(self, node: ast.Try) -> Any:
+        guarded: list[ast.AST] = []
+        if node.finalbody:
+            guarded = [*node.body, *node.handlers, *node.orelse]
+        elif any(handler.type is None for handler in node.handlers):
+            guarded = list(node.body)
+        found = next(_yields(guarded), None)
+        if found is not None:
+            self.error(found, _YIELD_IN_TRY)
+        return super().visit_Try(node)
+
+
+def _yields(nodes: list[ast.AST]) -> Iterator[ast.AST]:
+    """The ``yield`` and ``yield from`` expressions in ``nodes``, outside nested scopes."""
+    stack = list(reversed(nodes))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            yield node
+        elif not isinstance(node, _SCOPES):
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
 _LINE_ERROR = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
 
 
 def compile_script(source: str, filename: str) -> CodeType:
     """Compile restricted code or raise :class:`ScriptError` naming file and line."""
     try:
-        result = compile_restricted_exec(source, filename=filename)
+        result = compile_restricted_exec(source, filename=filename, policy=_Policy)
     except RecursionError:
         raise ScriptError(
             f"{filename}: SyntaxError: the script is nested too deeply to compile"

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any, Self
 from ccr.sandbox.policy import MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, MAX_ROUTE_CHARS, truncate
 from ccr.sandbox.process import LINE_LIMIT, Serve, WorkerDied, WorkerProcess, WorkerTimedOut
 from ccr.sandbox.result import ScriptResult
+from ccr.sandbox.text import clean_error, clean_output
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,11 @@ _RESPAWN_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 _TRANSFER_BYTES_PER_S = 50_000_000
 #: After the sandbox failed to start at all, how long calls report that before trying again.
 _RETRY_START_S = 5.0
+#: A script whose calls time out or cost a worker process this often within the window (or
+#: ``disable_after`` times, if more) is switched off even when good calls come in between: each
+#: lost worker is a process to spawn.
+_STRIKES_PER_WINDOW = 10
+_STRIKE_WINDOW_S = 60.0
 _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
@@ -73,6 +80,8 @@ class ScriptPool:
     line_limit: int = LINE_LIMIT
     #: The least time a call waits for an idle worker before it is answered "busy".
     min_wait_s: float = 0.25
+    #: The most JSON values a reply may hold (replies of small scripts are small anyway).
+    max_values: int | None = None
 
     def __init__(
         self,
@@ -114,7 +123,11 @@ class ScriptPool:
         self._strikes = 0
         self._strikes_all_timeouts = True
         self._last_strike = ""
+        #: When the recent strikes happened, good calls in between or not.
+        self._strike_times: deque[float] = deque(
+            maxlen=max(_STRIKES_PER_WINDOW, self.disable_after))
         self._disabled_until = 0.0
+        self._disabled_why = ""
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -208,7 +221,7 @@ class ScriptPool:
                 return Trip(error=error)
         deadline = self.timeout_ms / 1000 * 1.5 + _GRACE_S + len(message) / _TRANSFER_BYTES_PER_S
         try:
-            reply = await worker.exchange(message, deadline, serve)
+            reply = await worker.exchange(message, deadline, serve, max_values=self.max_values)
         except WorkerTimedOut:
             self._discard(worker)
             error = (f"{self.name}: timed out after {self.timeout_ms:g} ms "
@@ -235,7 +248,7 @@ class ScriptPool:
         else:
             self._release(worker)
         error = reply.get("error")
-        error = clean_text(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
+        error = clean_error(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
         if reply.get("timed_out") is True:
             self._strike(error or f"{self.name}: timed out", timeout=True)
         elif recycled:
@@ -249,21 +262,38 @@ class ScriptPool:
         return f"{self.name}: router busy (all {self.workers} sandbox workers are in use)"
 
     def _disabled_message(self) -> str:
-        if self._strikes_all_timeouts:
-            return (f"{self.name} disabled for {self.disable_for_s:g}s "
-                    f"after {self._strikes} timeouts")
-        return (f"{self.name} disabled for {self.disable_for_s:g}s after {self._strikes} calls "
-                f"in a row crashed or timed out (last: {self._last_strike})")
+        return f"{self.name} disabled for {self.disable_for_s:g}s after {self._disabled_why}"
 
     def _strike(self, error: str, *, timeout: bool) -> None:
-        """Count a call that timed out or cost a worker; enough in a row switch the script
-        off, so a script that fails every call does not keep the pool respawning."""
+        """Count a call that timed out or cost a worker; enough in a row, or enough within
+        :data:`_STRIKE_WINDOW_S` with good calls in between, switch the script off, so a script
+        that fails every call (or every other one) does not keep the pool respawning."""
+        now = time.monotonic()
         self._strikes += 1
         self._strikes_all_timeouts = self._strikes_all_timeouts and timeout
-        self._last_strike = truncate(error, 200)
+        self._last_strike = truncate(clean_error(error), 200)
+        self._strike_times.append(now)
         if self._strikes >= self.disable_after:
-            self._disabled_until = time.monotonic() + self.disable_for_s
-            log.warning("%s", self._disabled_message())
+            self._disabled_why = (
+                f"{self._strikes} timeouts" if self._strikes_all_timeouts else
+                f"{self._strikes} calls in a row crashed or timed out (last: {self._last_strike})"
+            )
+        elif (len(self._strike_times) == self._strike_times.maxlen
+              and now - self._strike_times[0] <= _STRIKE_WINDOW_S):
+            self._disabled_why = (
+                f"{len(self._strike_times)} calls within {_STRIKE_WINDOW_S:g}s crashed or timed "
+                f"out (last: {self._last_strike})"
+            )
+        else:
+            return
+        self._disabled_until = now + self.disable_for_s
+        self._strike_times.clear()
+        log.warning("%s", self._disabled_message())
+
+    def _forgive(self) -> None:
+        """A new version starts with a clean record."""
+        self._strikes, self._strikes_all_timeouts, self._disabled_until = 0, True, 0.0
+        self._strike_times.clear()
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -287,7 +317,7 @@ class ScriptPool:
         if error is None:
             self._signature = signature
             self._good, self.load_error = version, None
-            self._strikes, self._strikes_all_timeouts, self._disabled_until = 0, True, 0.0
+            self._forgive()
         else:
             self._set_load_error(error)
             # A busy or dead sandbox is worth another try; a broken script is not.
@@ -296,6 +326,7 @@ class ScriptPool:
     def _set_load_error(self, error: str) -> None:
         """Record a load failure, logging each new one once (requests keep being served by the
         last good version, so nothing else would tell the user)."""
+        error = clean_error(error)
         if error != self.load_error:
             serving = "still serving the previous version" if self._good is not None else \
                 "the built-in rules decide until it is fixed"
@@ -374,7 +405,7 @@ class ScriptPool:
             return self._loaded(reply), usable
         error = reply.get("error")
         text = error if isinstance(error, str) else f"{self.name}: could not be loaded"
-        return truncate(text, MAX_ERROR_CHARS), usable
+        return clean_error(truncate(text, MAX_ERROR_CHARS)), usable
 
     # -- workers ---------------------------------------------------------------------------------
 
@@ -509,7 +540,7 @@ class RouterScript(ScriptPool):
         """Check a worker's reply as untrusted data and turn it into a result."""
         timed_out = reply.get("timed_out") is True
         value, error = reply.get("value"), reply.get("error")
-        error = clean_text(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
+        error = clean_error(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
         if value is not None:
             if type(value) is not str or len(value) > MAX_ROUTE_CHARS:
                 value, error = None, f"{self.name}: the sandbox sent back an invalid route"
@@ -520,7 +551,7 @@ class RouterScript(ScriptPool):
                     '"provider,model"'
                 )
         output = reply.get("output")
-        output = clean_text(output[: MAX_OUTPUT_CHARS + 40]) if isinstance(output, str) else ""
+        output = clean_output(output[: MAX_OUTPUT_CHARS + 40]) if isinstance(output, str) else ""
         return self._result(started, value, error, output=output, timed_out=timed_out)
 
     def _result(
@@ -579,11 +610,6 @@ def _lazy_server(body: Mapping[str, Any], lazy: frozenset[str], fetched: set[str
             return head + b',"error":"the field is not JSON data"}\n'
 
     return serve
-
-
-def clean_text(text: str) -> str:
-    """Text that encodes as UTF-8 (a script can print lone surrogates)."""
-    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _is_configured(route: str, config: Mapping[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ccr.sandbox.hooks import json_values_bound
 from ccr.sandbox.worker import EXIT_DEADLINE
 
 #: The directory that holds the ``ccr`` package, put first on the worker's ``sys.path``.
@@ -110,9 +111,13 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._proc.returncode is None
 
-    async def exchange(self, line: bytes, timeout_s: float, serve: Serve | None = None
-                       ) -> dict[str, Any]:
-        """Send one message and return its reply, answering the worker's ``need`` asks."""
+    async def exchange(self, line: bytes, timeout_s: float, serve: Serve | None = None, *,
+                       max_values: int | None = None) -> dict[str, Any]:
+        """Send one message and return its reply, answering the worker's ``need`` asks.
+
+        The reply is untrusted: it may hold at most ``max_values`` JSON values (if given), and
+        one nested too deeply to decode is a broken protocol, not an exception.
+        """
         stdin, stdout = self._proc.stdin, self._proc.stdout
         assert stdin is not None and stdout is not None
         try:
@@ -123,6 +128,9 @@ class WorkerProcess:
                     raw = await stdout.readline()
                     if not raw:
                         raise await self._died()
+                    if (max_values is not None and len(raw) > max_values
+                            and json_values_bound(raw) > max_values):
+                        raise ValueError(f"a reply of more than {max_values} values")
                     msg = json.loads(raw)
                     if not isinstance(msg, dict):
                         raise ValueError("reply is not an object")
@@ -137,8 +145,8 @@ class WorkerProcess:
             raise WorkerTimedOut from None
         except ConnectionError:
             raise await self._died() from None
-        except (ValueError, LookupError) as exc:
-            # An over-long or malformed line, or a key it may not ask for.
+        except (ValueError, LookupError, RecursionError) as exc:
+            # An over-long, malformed or too deeply nested line, or a key it may not ask for.
             self.kill()
             raise WorkerDied(f"the sandbox process broke the protocol ({exc})") from None
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccr.sandbox.hooks import HOOKS, MAX_VALUE_BYTES
-from ccr.sandbox.pool import ScriptPool, ScriptVersion, Serve, clean_text, encode_message
+from ccr.sandbox.hooks import HOOKS, MAX_VALUE_BYTES, MAX_VALUES
+from ccr.sandbox.policy import MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, truncate
+from ccr.sandbox.pool import ScriptPool, ScriptVersion, Serve, encode_message
 from ccr.sandbox.process import worker_command, worker_env
+from ccr.sandbox.text import clean_error, clean_output
 from ccr.sandbox.worker import EXIT_DEADLINE
 
 #: How long the load check may take on top of the module code's own deadline.
@@ -98,7 +100,9 @@ def _finish_check(file: TransformerFile, proc: subprocess.Popen[bytes]) -> Descr
         return f"{file.name}: the sandbox process exited while loading (status {proc.returncode})"
     if reply.get("ok") is not True:
         error = reply.get("error")
-        return clean_text(error) if isinstance(error, str) else f"{file.name}: could not be loaded"
+        if not isinstance(error, str):
+            return f"{file.name}: could not be loaded"
+        return clean_error(truncate(error, MAX_ERROR_CHARS))
     return _describe(reply, file.name)
 
 
@@ -130,6 +134,8 @@ class TransformerScript(ScriptPool):
 
     #: Hooks send whole requests and responses back.
     line_limit = MAX_VALUE_BYTES + (1 << 20)
+    #: The value and the state (which is far smaller), and the reply's own few fields.
+    max_values = 2 * MAX_VALUES
     #: A stream must not fail because other streams keep the workers busy for a moment.
     min_wait_s = 2.0
 
@@ -156,10 +162,11 @@ class TransformerScript(ScriptPool):
             return HookResult(error=trip.error, timed_out=trip.timed_out, disabled=trip.disabled)
         reply = trip.reply
         output = reply.get("output")
-        output = clean_text(output) if isinstance(output, str) else ""
+        output = clean_output(output[: MAX_OUTPUT_CHARS + 40]) if isinstance(output, str) else ""
         error = reply.get("error")
         if error is not None:
-            text = clean_text(error) if isinstance(error, str) else f"{self.name}: failed"
+            text = (clean_error(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str)
+                    else f"{self.name}: failed")
             return HookResult(error=text, output=output, timed_out=reply.get("timed_out") is True)
         value, state_out = reply.get("value"), reply.get("state")
         if not _valid(hook, value) or type(state_out) is not dict:

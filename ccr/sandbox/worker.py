@@ -3,7 +3,9 @@
 The server starts it with ``python -I`` and an empty environment and talks JSON lines over
 stdin/stdout (never pickle). Before serving, the worker closes its way to the file system
 (RLIMIT_NOFILE), caps its memory (RLIMIT_AS) and CPU (RLIMIT_CPU); each call runs under a
-SIGALRM deadline, and the server SIGKILLs a worker that overruns even that.
+SIGALRM deadline, and the server SIGKILLs a worker that overruns even that. Once a reply is
+out, the worker frees what the call made (see :meth:`Worker.tidy`) before it reads the next
+message.
 
 Messages in: ``{"op": "load", "v": version, "src": source, "name": file name, "t": timeout_ms}``
 (compile, run the module code once, keep the code) and ``{"op": "call", "v": version,
@@ -21,6 +23,7 @@ carries ``value`` and ``state`` as JSON.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -31,6 +34,7 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, BinaryIO
 
+from ccr.sandbox.facades import CacheKeeper
 from ccr.sandbox.hooks import describe_class, find_class, run_hooks
 from ccr.sandbox.policy import (
     OutputCollector,
@@ -78,6 +82,13 @@ class Worker:
         self._alarms = 0
         self._in_fetch = False
         self._desynced = False
+        self._caches = CacheKeeper()
+        #: The last call's module globals, emptied once its reply is out.
+        self._leftovers: dict[str, Any] = {}
+        #: The oldest generation a garbage collection since the last tidy-up may have moved the
+        #: call's objects to; without :meth:`watch_gc`, always assume the oldest.
+        self._gc_reach = 2
+        self._gc_watched = False
 
     # -- process-wide deadline -------------------------------------------------------------
 
@@ -100,6 +111,31 @@ class Worker:
     @staticmethod
     def _disarm() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
+
+    # -- between calls -----------------------------------------------------------------------
+
+    def watch_gc(self) -> None:
+        """Note every garbage collection, so that :meth:`tidy` need only collect the
+        generations a call's objects can be in (usually the youngest: about a microsecond)."""
+        gc.callbacks.append(self._on_gc)
+        self._gc_watched = True
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            self._gc_reach = max(self._gc_reach, min(info["generation"] + 1, 2))
+
+    def tidy(self) -> None:
+        """Free what the last call made, off the reply's path, so none of it is left for the
+        next call: its globals (which its functions refer to, a cycle that would keep the
+        module's data alive until the garbage collector happens to run, and a few calls in a row
+        could fill the worker's memory that way), the cycles it made (classes always are), and
+        module caches it filled (:class:`CacheKeeper`). No script code runs here: the compiler
+        refuses the one construct that runs code when collected (see ``policy._Policy``)."""
+        self._leftovers.clear()
+        self._leftovers = {}
+        self._caches.tidy()
+        gc.collect(self._gc_reach if self._gc_watched else 2)
+        self._gc_reach = 0
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -125,6 +161,8 @@ class Worker:
             self._send(reply)
             if reply.get("recycle"):
                 return
+            del msg, reply  # the call's data goes now, not while the next call waits
+            self.tidy()
 
     def _send(self, reply: dict[str, Any]) -> None:
         """One reply line; ``raw`` fields are JSON texts already encoded under the deadline."""
@@ -262,10 +300,12 @@ class Worker:
         self, code: CodeType, timeout_ms: float, act: _Act, *, loading: bool,
         make_globals: Callable[[OutputCollector], Any] | None = None,
     ) -> dict[str, Any]:
-        """Module code into fresh globals, then ``act`` on them, all under the deadline."""
+        """Module code into fresh globals, then ``act`` on them, all under the deadline; the
+        globals are kept for :meth:`tidy`."""
         output = OutputCollector()
         self._desynced = False
         result: dict[str, Any]
+        namespace: dict[str, Any] = {}
         try:
             self._arm(timeout_ms)
             try:
@@ -278,6 +318,7 @@ class Worker:
                 self._disarm()
         except Deadline as exc:
             result = {"line": script_line(exc.__traceback__, self._filename)}
+        self._leftovers = namespace
         line = result.pop("line", None)
         if self._alarms:
             what = "module code timed out" if loading else "timed out"
@@ -356,7 +397,10 @@ def main(argv: list[str] | None = None) -> None:
     memory_mb = int(args[0]) if args else 256
     _warm_up()
     out = _seal_process(memory_mb)
+    # What start-up made lives as long as the process: collections between calls skip it.
+    gc.freeze()
     worker = Worker(sys.stdin.buffer, out)
+    worker.watch_gc()
     signal.signal(signal.SIGALRM, worker.on_alarm)
     out.write(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
     out.flush()
