@@ -39,7 +39,7 @@ from tests.fake_gemini import (
     thought,
 )
 
-KEY = "AIzaSyTestKey0123456789abcdefghijk"
+KEY = "test-gemini-key-placeholder-0123"
 BASE = "https://generativelanguage.googleapis.com/v1beta/models/"
 MODEL = "gemini-3-pro-preview"
 SIGNATURE = "Q2lRQkdlbWluaVNpZ25hdHVyZQ=="
