@@ -19,6 +19,7 @@ class ScriptResultLike(Protocol):
     value: str | None
     error: str | None
     elapsed_ms: float
+    output: str
 
 
 class ScriptRunner(Protocol):
@@ -78,7 +79,7 @@ async def decide(
         result = await script.call(script_request(ctx), script_config or {})
         script_ms = result.elapsed_ms
         script_error = result.error
-        output = getattr(result, "output", "") or ""
+        output = result.output
         if result.value is not None:
             resolved = config.resolve(result.value)
             if resolved is not None:
