@@ -66,9 +66,12 @@ class Upstream:
         self.timeouts = timeouts
         limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
         self._client = httpx.AsyncClient(
+            # The first byte is bounded by first_byte_s (in open) and the gaps in a body by
+            # idle_s (the exchange's read loop); the transport's own read timeout only backs
+            # them up, so it must not be the shorter of the two.
             timeout=httpx.Timeout(
                 connect=timeouts.connect_s,
-                read=timeouts.idle_s,
+                read=max(timeouts.first_byte_s, timeouts.idle_s),
                 write=60.0,
                 pool=timeouts.connect_s,
             ),

@@ -55,6 +55,7 @@ class FakeAnthropic:
         self.requests: list[dict[str, Any]] = []
         self.stream_events: list[tuple[str, dict[str, Any]]] = STREAM
         self.cut_after: int | None = None
+        self.pause_after: int | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,6 +81,8 @@ class FakeAnthropic:
                 self.send_header("connection", "close")
                 self.end_headers()
                 for i, (name, event) in enumerate(fake.stream_events):
+                    if fake.pause_after is not None and i == fake.pause_after:
+                        time.sleep(1.5)
                     if fake.cut_after is not None and i == fake.cut_after:
                         self.wfile.write(b"event: content_block_delta\ndata: {\"type\":")
                         self.wfile.flush()
@@ -232,3 +235,17 @@ def test_anthropic_cannot_be_combined_with_other_transformers(make_ccr: MakeCcr,
                                                               native: FakeAnthropic) -> None:
     with pytest.raises(ConfigError, match="cannot be combined with maxtoken"):
         make_ccr(_config(native, ["Anthropic", ["maxtoken", {"max_tokens": 100}]]))
+
+
+def test_silence_inside_a_passthrough_stream_ends_it_with_an_error(
+    make_ccr: MakeCcr, native: FakeAnthropic
+) -> None:
+    native.pause_after = 3
+    config = {**_config(native), "STREAM_IDLE_TIMEOUT_MS": 300, "API_TIMEOUT_MS": 5000}
+    ccr = make_ccr(config)
+    raw = httpx.post(f"{ccr.base_url}/v1/messages", json={**REQUEST, "stream": True},
+                     timeout=10).content
+    events = SSEDecoder().feed(raw)
+    assert [e.event for e in events[:-1]] == [name for name, _ in STREAM[:3]]
+    assert events[-1].event == "error"
+    assert "sent nothing for 0.3s" in json.loads(events[-1].data)["error"]["message"]

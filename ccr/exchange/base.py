@@ -58,12 +58,22 @@ class BaseExchange:
 
     async def reads(self) -> AsyncIterator[bytes]:
         """Upstream body reads as they arrive, then ``b""`` once at the end. Silence longer
-        than ``idle_s`` raises ``httpx.ReadTimeout`` (the client's read timeout). The response
-        is closed when the caller stops iterating."""
+        than ``idle_s`` between reads raises ``TimeoutError`` (one timer, re-armed per read and
+        disarmed while the caller handles the data). The response is closed when the caller
+        stops iterating."""
+        loop = asyncio.get_running_loop()
+        source = self.response.aiter_bytes().__aiter__()
         try:
-            async for data in self.response.aiter_bytes():
-                if data:
-                    yield data
+            async with asyncio.timeout(None) as deadline:
+                while True:
+                    deadline.reschedule(loop.time() + self.idle_s)
+                    try:
+                        data = await anext(source)
+                    except StopAsyncIteration:
+                        break
+                    deadline.reschedule(None)
+                    if data:
+                        yield data
             yield b""
         finally:
             await self.response.aclose()

@@ -105,7 +105,7 @@ class ConvertedExchange(BaseExchange):
                 await self._run_round(state)
             if not (state.saw_finish or state.saw_done):
                 raise Dropped()
-        except (ApiError, Dropped, httpx.HTTPError) as exc:
+        except (ApiError, Dropped, httpx.HTTPError, TimeoutError) as exc:
             error = self.stream_failure(exc)
             yield _encode(state.converter.fail(error.error_type, error.message))
         self.outcome.usage = state.converter.usage

@@ -60,7 +60,7 @@ class PassthroughExchange(BaseExchange):
                         break
             if not stopped:
                 raise Dropped()
-        except (ApiError, Dropped, httpx.HTTPError) as exc:
+        except (ApiError, Dropped, httpx.HTTPError, TimeoutError) as exc:
             error = self.stream_failure(exc)
             yield encode_event("error", error_body(error.error_type, error.message))
 
