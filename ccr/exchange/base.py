@@ -58,24 +58,29 @@ class BaseExchange:
 
     async def reads(self) -> AsyncIterator[bytes]:
         """Upstream body reads as they arrive, then ``b""`` once at the end. Silence longer
-        than ``idle_s`` between reads raises ``TimeoutError`` (one timer, re-armed per read and
-        disarmed while the caller handles the data). The response is closed when the caller
-        stops iterating."""
-        loop = asyncio.get_running_loop()
+        than ``idle_s`` while waiting for a read raises ``TimeoutError``; time the caller spends
+        handling data does not count. The response is closed when the caller stops iterating."""
+        watch = _IdleWatch(self.idle_s)
         source = self.response.aiter_bytes().__aiter__()
         try:
-            async with asyncio.timeout(None) as deadline:
-                while True:
-                    deadline.reschedule(loop.time() + self.idle_s)
-                    try:
-                        data = await anext(source)
-                    except StopAsyncIteration:
-                        break
-                    deadline.reschedule(None)
-                    if data:
-                        yield data
+            while True:
+                watch.reading = True
+                watch.since = watch.loop.time()
+                try:
+                    data = await anext(source)
+                except StopAsyncIteration:
+                    break
+                except asyncio.CancelledError:
+                    if watch.expired and watch.task.uncancel() == 0:
+                        raise TimeoutError(f"no data for {self.idle_s:g}s") from None
+                    raise
+                finally:
+                    watch.reading = False
+                if data:
+                    yield data
             yield b""
         finally:
+            watch.stop()
             await self.response.aclose()
 
     def stream_failure(self, exc: BaseException) -> ApiError:
@@ -90,6 +95,34 @@ class BaseExchange:
         else:
             message = f"provider {name} ended the stream before it finished"
         return self.fail(ApiError(message, 502))
+
+
+class _IdleWatch:
+    """One timer per stream that cancels the read it finds waiting longer than ``idle_s``.
+    A read only stores a timestamp: re-arming a timer per read costs more than the read."""
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.reading = False
+        self.expired = False
+        self.since = self.loop.time()
+        self._handle = self.loop.call_later(idle_s, self._check)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        if self.reading and now - self.since >= self.idle_s:
+            self.expired = True
+            self.task.cancel()
+            return
+        due = self.since + self.idle_s if self.reading else now + self.idle_s
+        self._handle = self.loop.call_at(due, self._check)
+
+    def stop(self) -> None:
+        self._handle.cancel()
 
 
 class Dropped(Exception):
