@@ -78,8 +78,9 @@ class ConfigWatcher:
         """Load, validate and swap in the config; False (old config kept) when it is invalid."""
         async with self._lock:
             try:
-                config = load_config(self.path)
-                runtime = Runtime.build(config)
+                # file I/O and checking user transformer files in a sandbox worker: off the loop
+                runtime = await asyncio.to_thread(lambda: Runtime.build(load_config(self.path)))
+                config = runtime.config
             except ConfigError as exc:
                 self.state.reload_error = str(exc)
                 log.error("config reload (%s) failed, still running the previous config:\n%s",

@@ -1,6 +1,6 @@
 """Everything the server derives from a config once, instead of per request.
 
-A :class:`Runtime` is immutable for its lifetime: a reload builds a new one and swaps it in,
+A :class:`Runtime`'s configuration never changes: a reload builds a new one and swaps it in,
 so a request (or an open stream) keeps the runtime it started with.
 """
 
