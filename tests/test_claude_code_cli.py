@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.cli_helpers import find_claude
 from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
+from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.cli
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLI_VERSION = "2.1.197"
 PROVIDER_KEY = "sk-fake-upstream"
 TOOL_OUTPUT = "hi-from-tool"
@@ -102,35 +97,6 @@ class _Run:
         pytest.fail("no request to the upstream carried a tool result", pytrace=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _hermetic_env(**extra: str) -> dict[str, str]:
-    """This process's environment without proxy settings, so loopback stays loopback."""
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(extra)
-    return env
-
-
-def _wait_for_health(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"ccr serve exited with {process.returncode}:\n{log.read_text()}",
-                        pytrace=False)
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"ccr serve did not answer {url} within {SERVER_START_TIMEOUT_S}s:\n"
-                f"{log.read_text()}", pytrace=False)
-
-
 @pytest.fixture(scope="module")
 def ccr_url(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[str]:
     """A ``ccr serve`` subprocess routing every request to the fake upstream."""
@@ -144,23 +110,9 @@ def ccr_url(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) ->
     }
     config_path = home / "config.json"
     config_path.write_text(json.dumps(config))
-    port = _free_port()
-    log = home / "serve.log"
-    command = [sys.executable, "-m", "ccr", "serve", "--config", str(config_path),
-               "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=sink,
-                                   stderr=subprocess.STDOUT, env=_hermetic_env(CCR_HOME=str(home)))
-    try:
-        _wait_for_health(process, f"http://127.0.0.1:{port}/health", log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with ServeProcess(home=home, config_path=config_path,
+                      start_timeout_s=SERVER_START_TIMEOUT_S) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

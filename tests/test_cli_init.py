@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import json5
 import pytest
 from typer.testing import CliRunner
@@ -19,9 +14,7 @@ from ccr.cli.init import STARTER_KEY_VARIABLE
 from ccr.cli.main import app
 from ccr.config import has_comments, list_backups, load_config
 from ccr.errors import ConfigError
-from tests.ccr_server import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.serve_process import ServeProcess
 
 
 @pytest.fixture
@@ -146,24 +139,7 @@ def test_init_writes_to_the_config_option_path(home: Path, tmp_path: Path) -> No
 
 def test_serve_starts_on_the_starter_config(home: Path) -> None:
     _init()
-    port = free_port()
-    env = {**os.environ, "CCR_HOME": str(home), STARTER_KEY_VARIABLE: "sk-dummy"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ccr", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        health = None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert health is not None, server.stderr.read().decode() if server.poll() else "timeout"
-        assert health["providers"] == 2
-        assert health["config"] == str(home / "config.json")
-    finally:
-        server.terminate()
-        server.wait(10)
+    with ServeProcess(home=home, env={STARTER_KEY_VARIABLE: "sk-dummy"}) as server:
+        health = server.health()
+    assert health["providers"] == 2
+    assert health["config"] == str(home / "config.json")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from typer.testing import CliRunner
 
 from ccr.cli.main import app
 from ccr.config import has_comments, list_backups, load_config
-from tests.ccr_server import free_port
+from tests.serve_process import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_VAR = "CCR_TEST_PROVIDER_KEY"
@@ -430,20 +429,13 @@ def test_non_interactive_mode_shows_the_table_even_in_a_terminal(config: Path) -
 
 
 def test_a_running_server_picks_up_a_change(config: Path) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ccr", "serve", "--port", str(port), "--config", str(config)],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert "alpha,alpha-v4" not in _served_routes(port, lambda routes: bool(routes))
+    with ServeProcess(home=config.parent, config_path=config) as server:
+        assert "alpha,alpha-v4" not in _served_routes(server.port, lambda routes: bool(routes))
 
         assert _ccr("add-model", "alpha", "alpha-v4").exit_code == 0
 
-        assert "alpha,alpha-v4" in _served_routes(port, lambda r: "alpha,alpha-v4" in r)
-    finally:
-        server.terminate()
-        server.wait(10)
+        assert "alpha,alpha-v4" in _served_routes(server.port,
+                                                  lambda r: "alpha,alpha-v4" in r)
 
 
 def _served_routes(port: int, done: Callable[[list[str]], bool]) -> list[str]:

@@ -22,6 +22,7 @@ from tests.ccr_server import CcrServer, free_port
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream, Usage, text
 from tests.gateway_client import Sdk, provider_key
+from tests.serve_process import ServeProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLIENT_KEY = "router-client-token-5f1c9a"
@@ -285,29 +286,5 @@ def test_serve_refuses_a_public_host_without_an_api_key(tmp_path: Path) -> None:
 
 
 def test_serve_without_a_config_file_starts_and_answers_health(tmp_path: Path) -> None:
-    home = tmp_path / "empty-home"
-    home.mkdir()
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ccr", "serve", "--port", str(port)], cwd=PROJECT_ROOT,
-        env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        def healthy() -> httpx.Response | None:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            except httpx.TransportError:
-                return None
-
-        response = _wait_for(healthy, timeout=20)
-        assert response is not None, "ccr serve did not answer /health"
-        assert response.status_code == 200
-        assert response.json()["providers"] == 0
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with ServeProcess(home=tmp_path / "empty-home") as server:
+        assert server.health()["providers"] == 0

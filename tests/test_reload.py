@@ -7,9 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,54 +17,9 @@ import pytest
 from ccr.config import parse_config
 from ccr.protocol.sse import SSEDecoder
 from ccr.server.state import Runtime
-from tests.ccr_server import free_port
 from tests.conftest import fake_config
 from tests.fake_upstream import FakeUpstream, text
-
-PROJECT = Path(__file__).resolve().parents[1]
-
-
-class ServeProcess:
-    def __init__(self, config_path: Path, home: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        env["CCR_HOME"] = str(home)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ccr", "serve", "--config", str(config_path),
-             "--port", str(self.port)],
-            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stdout.read().decode())  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("ccr serve did not answer /health")
-
-    def health(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/health").json()
-
-    def wait_for(self, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            health = self.health()
-            if predicate(health) or time.monotonic() > deadline:
-                return health
-            time.sleep(0.1)
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        try:
-            out, _ = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        return out.decode(errors="replace")
+from tests.serve_process import ServeProcess
 
 
 @pytest.fixture
@@ -85,7 +37,7 @@ def config_path(tmp_path: Path, fake: FakeUpstream) -> Path:
 
 @pytest.fixture
 def serve(config_path: Path, tmp_path: Path) -> Iterator[ServeProcess]:
-    process = ServeProcess(config_path, tmp_path / "home")
+    process = ServeProcess(home=tmp_path / "home", config_path=config_path)
     yield process
     process.stop()
 

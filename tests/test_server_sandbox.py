@@ -15,8 +15,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,10 +25,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ccr_server import CcrServer, free_port
+from tests.ccr_server import CcrServer
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream
 from tests.route_helpers import PROJECT, route_rows, run_route, write_json, write_script
+from tests.serve_process import ServeProcess
 
 SHARED_HOSTILE = PROJECT.parent / "shared" / "hostile"
 
@@ -91,42 +90,17 @@ def wait_for_log(lines: list[str], count: int, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-class ServeProcess:
-    """``python -m ccr serve`` on a free port, with its own CCR_HOME and extra environment."""
+class SandboxServe(ServeProcess):
+    """``ccr serve`` on a config written into ``folder``, with its own HOME too."""
 
     def __init__(self, config: dict[str, Any], folder: Path,
                  env: dict[str, str] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.home = folder / "home"
         self.config_path = folder / "config.json"
         self.config_path.write_text(json.dumps(config))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        environ = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        environ.update(CCR_HOME=str(self.home), HOME=str(self.home), **(env or {}))
-        self.output_path = folder / "serve.out"
-        with open(self.output_path, "wb") as output:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ccr", "serve", "--config", str(self.config_path),
-                 "--port", str(self.port)],
-                cwd=PROJECT, env=environ, stdout=output, stderr=subprocess.STDOUT,
-            )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.output_path.read_text())
-            try:
-                health = httpx.get(f"{self.url}/health", timeout=0.5)
-            except httpx.HTTPError:
-                time.sleep(0.1)
-                continue
-            if health.status_code == 200:
-                assert health.json()["pid"] == self.proc.pid
-                return
-        raise RuntimeError("ccr serve did not answer /health")
+        home = folder / "home"
+        super().__init__(home=home, config_path=self.config_path,
+                         env={"HOME": str(home), **(env or {})})
 
     def rss_kb(self) -> int:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -137,23 +111,13 @@ class ServeProcess:
     def log_text(self) -> str:
         return "".join(p.read_text() for p in sorted((self.home / "logs").glob("ccr.log*")))
 
-    def stop(self) -> str:
-        """Stop the server; everything it printed."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return self.output_path.read_text(errors="replace")
-
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
-    started: list[ServeProcess] = []
+def serve(tmp_path: Path) -> Iterator[Callable[..., SandboxServe]]:
+    started: list[SandboxServe] = []
 
-    def start(config: dict[str, Any], env: dict[str, str] | None = None) -> ServeProcess:
-        process = ServeProcess(config, tmp_path / f"serve{len(started)}", env)
+    def start(config: dict[str, Any], env: dict[str, str] | None = None) -> SandboxServe:
+        process = SandboxServe(config, tmp_path / f"serve{len(started)}", env)
         started.append(process)
         return process
 
@@ -227,7 +191,7 @@ def router(req, config):
 
 
 def test_a_memory_bomb_leaves_the_server_process_memory_unchanged(
-    serve: Callable[..., ServeProcess], fake: FakeUpstream, tmp_path: Path
+    serve: Callable[..., SandboxServe], fake: FakeUpstream, tmp_path: Path
 ) -> None:
     script = write_script(tmp_path, MEMORY_BOMB)
     server = serve(fake_config(fake, CUSTOM_ROUTER_PATH=str(script), LOG=True))
@@ -308,7 +272,7 @@ def router(req, config):
 
 
 def test_canary_secrets_reach_no_response_log_line_error_or_dry_run(
-    serve: Callable[..., ServeProcess], fake: FakeUpstream, tmp_path: Path
+    serve: Callable[..., SandboxServe], fake: FakeUpstream, tmp_path: Path
 ) -> None:
     provider_key = f"sk-canary-{secrets.token_hex(8)}"
     client_key = f"ccr-canary-{secrets.token_hex(8)}"
