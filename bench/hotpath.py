@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ccr.config import parse_config
+from ccr.context.sessions import session_id_from
+from ccr.context.tokens import TokenCounter
 from ccr.convert.request import anthropic_to_openai
 from ccr.protocol import codec
 from ccr.routing.context import RequestContext, public_headers
 from ccr.routing.decide import decide
-from ccr.routing.sessions import session_id_from
-from ccr.routing.tokens import TokenCounter
 from ccr.server.state import Runtime
 from ccr.transformers.base import TransformContext
 

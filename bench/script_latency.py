@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from ccr.config import Config, parse_config, script_view
+from ccr.context.tokens import TokenCounter
 from ccr.routing.context import RequestContext
 from ccr.routing.decide import decide
 from ccr.routing.prepare import build_context
-from ccr.routing.tokens import TokenCounter
 from ccr.server.state import make_router_script
 
 PROJECT = Path(__file__).resolve().parents[1]

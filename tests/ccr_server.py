@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ccr.config import parse_config
-from ccr.routing.projects import ProjectLocator
+from ccr.context.projects import ProjectLocator
 from ccr.server.app import create_app
 from ccr.server.state import AppState, Runtime
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ccr.routing.projects import ProjectLocator, is_safe_file_name
+from ccr.context.projects import ProjectLocator, is_safe_file_name
 
 SESSION = "2ffc1eea-cfcf-408c-a8bc-5623b6270f2e"
 PROJECT = "-home-user-code-app"

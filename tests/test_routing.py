@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from ccr.config import RouterConfig, parse_config
+from ccr.context.sessions import SessionUsage
 from ccr.errors import ApiError, InvalidRequest
 from ccr.routing.context import RequestContext
 from ccr.routing.decide import Decision, decide
-from ccr.routing.sessions import SessionUsage
 
 CONFIG = parse_config({
     "Providers": [

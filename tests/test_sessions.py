@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ccr.routing.sessions import SessionStore, SessionUsage, session_id_from
+from ccr.context.sessions import SessionStore, SessionUsage, session_id_from
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 SESSION = "2ffc1eea-cfcf-408c-a8bc-5623b6270f2e"

@@ -24,8 +24,8 @@ from ccr.config.model import Provider
 from ccr.convert.common import is_generated_signature
 from ccr.convert.request import BILLING_PREFIX, anthropic_to_openai
 from ccr.convert.stream import StreamConverter
-from ccr.exchange.base import Outcome
-from ccr.exchange.converted import ConvertedExchange
+from ccr.engine.converted import ConvertedExchange
+from ccr.engine.roundtrip import Outcome
 from ccr.protocol.sse import SSEDecoder
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext

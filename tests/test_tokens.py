@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import tiktoken
 
-from ccr.routing import tokens
-from ccr.routing.tokens import (
+from ccr.context.tokens import (
     DEFAULT_IMAGE_TOKENS,
     TokenCounter,
     TokenizerDataError,
@@ -21,6 +20,7 @@ from ccr.routing.tokens import (
     count_text,
     estimate_image_tokens,
 )
+from ccr.context import tokens
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 ENCODING_PATH = Path(tokens.__file__).parent / "data" / tokens.ENCODING_FILE

@@ -8,7 +8,7 @@ import aiohttp
 import httpx
 import pytest
 
-from ccr.upstream import classify, extract_message, scrub, upstream_error
+from ccr.engine.upstream import classify, extract_message, scrub, upstream_error
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream
 from tests.gateway_client import Sdk

@@ -18,7 +18,7 @@ import typer
 from ccr.cli.serve import ConfigOption
 from ccr.cli.service import DebugOption, client_config, debug_enabled, guarded
 from ccr.config import Config, ccr_home
-from ccr.daemon import base_url, connect_host, fetch_health, running_server
+from ccr.service.daemon import base_url, connect_host, fetch_health, running_server
 
 #: Addresses that must never go through an HTTP proxy to reach ccr.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")

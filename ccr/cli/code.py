@@ -25,7 +25,7 @@ from typer.core import TyperCommand
 from ccr.cli.activate import client_environment
 from ccr.cli.service import client_config, debug_enabled, fail, guarded, start_locked
 from ccr.config import Config, ccr_home, load_config
-from ccr.daemon import (
+from ccr.service.daemon import (
     OWNER_CODE,
     DaemonError,
     base_url,

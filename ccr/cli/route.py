@@ -140,8 +140,8 @@ class _DryRun:
         return row
 
     def __post_init__(self) -> None:
-        from ccr.routing.projects import ProjectLocator
-        from ccr.routing.tokens import TokenCounter
+        from ccr.context.projects import ProjectLocator
+        from ccr.context.tokens import TokenCounter
 
         self.tokens = TokenCounter()
         self.projects = ProjectLocator(Path.home() / ".claude" / "projects", ccr_home())
@@ -149,7 +149,7 @@ class _DryRun:
 
 async def _route_all(cfg: Any, items: list[tuple[str, Any]], extra: dict[str, str],
                      session_id: str | None, session_input: int | None) -> list[Row]:
-    from ccr.routing.sessions import SessionUsage
+    from ccr.context.sessions import SessionUsage
     from ccr.server.state import Runtime
 
     try:

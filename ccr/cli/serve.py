@@ -55,11 +55,11 @@ def serve(
 
     Example: ccr serve --port 3456 --config ~/.claude-code-router/config.json
     """
-    from ccr.daemon import remove_record
     from ccr.logs import setup_logging
     from ccr.server.app import create_app
     from ccr.server.messages import no_provider_message
     from ccr.server.state import AppState, Runtime
+    from ccr.service.daemon import remove_record
 
     try:
         cfg = load_config(config)
@@ -138,7 +138,7 @@ class _StopSignals:
 
 async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
                                  ready: Callable[[], None]) -> None:
-    from ccr.daemon import shutdown_timeout_ms
+    from ccr.service.daemon import shutdown_timeout_ms
 
     signals = _StopSignals(asyncio.get_running_loop())
     try:

@@ -1,8 +1,8 @@
 """``ccr start``, ``ccr stop``, ``ccr restart``, ``ccr status``: ccr as a background service.
 
-The process rules live in :mod:`ccr.daemon`; this module turns them into commands, messages and
-exit codes (``status`` follows LSB: 0 running, 3 not running). The small helpers at the top are
-shared with ``ccr code`` and ``ccr activate``.
+The process rules live in :mod:`ccr.service.daemon`; this module turns them into commands,
+messages and exit codes (``status`` follows LSB: 0 running, 3 not running). The small helpers at
+the top are shared with ``ccr code`` and ``ccr activate``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import typer
 
 from ccr.cli.serve import ConfigOption
 from ccr.config import Config, ccr_home, load_config
-from ccr.daemon import (
+from ccr.errors import ConfigError
+from ccr.service.daemon import (
     OWNER_CODE,
     OWNER_START,
     DaemonError,
@@ -36,7 +37,6 @@ from ccr.daemon import (
     start_server,
     stop_server,
 )
-from ccr.errors import ConfigError
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on (overrides HOST).")]
@@ -148,7 +148,7 @@ def start_background(cfg: Config, *, host: str | None, port: int | None,
 
 def start_locked(home: Path, cfg: Config, *, host: str | None, port: int | None,
                  owner: str) -> StartResult:
-    """:func:`start_background` for a caller that already holds :func:`ccr.daemon.lock`."""
+    """:func:`start_background` for a caller that already holds :func:`ccr.service.daemon.lock`."""
     return start_server(
         home, host=host or cfg.host, port=port or cfg.port,
         config_path=_absolute(cfg.path), owner=owner, progress=progress(),

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccr.config.model import RouterConfig
+from ccr.context.projects import ProjectLocator
+from ccr.context.sessions import SessionStore, session_id_from
+from ccr.context.tokens import TokenCounter
 from ccr.routing.context import RequestContext, public_headers
-from ccr.routing.projects import ProjectLocator
-from ccr.routing.sessions import SessionStore, session_id_from
-from ccr.routing.tokens import TokenCounter
 
 
 def build_context(

@@ -14,15 +14,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ccr.sandbox.pool import RouterScript
     from ccr.sandbox.result import ScriptResult
+    from ccr.sandbox.router import RouterScript
 
 __all__ = ["RouterScript", "ScriptResult"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "RouterScript":
-        from ccr.sandbox.pool import RouterScript
+        from ccr.sandbox.router import RouterScript
 
         return RouterScript
     if name == "ScriptResult":

@@ -16,8 +16,8 @@ from sanic.response import empty
 from sanic.response import json as json_response
 
 from ccr import __version__
+from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, AuthenticationFailed, error_body
-from ccr.routing.tokens import cl100k_encoding
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState

@@ -13,8 +13,8 @@ from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
 from ccr.agents import AgentRun, ImageAgent
+from ccr.engine.exchange import open_exchange
 from ccr.errors import ApiError, InvalidRequest
-from ccr.exchange import open_exchange
 from ccr.logs import request_line
 from ccr.protocol import codec
 from ccr.protocol.sse import encode_event

@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from ccr.config import load_config
+from ccr.engine.upstream import Timeouts, Upstream
 from ccr.errors import ConfigError
 from ccr.server.state import AppState, Runtime
-from ccr.upstream import Timeouts, Upstream
 
 log = logging.getLogger("ccr")
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ccr.config import ROUTE_SLOTS, Config, RouterConfig, script_view
-from ccr.routing.projects import ProjectLocator
-from ccr.routing.sessions import SessionStore
-from ccr.routing.tokens import TokenCounter
+from ccr.context.projects import ProjectLocator
+from ccr.context.sessions import SessionStore
+from ccr.context.tokens import TokenCounter
+from ccr.engine.upstream import Timeouts, Upstream
 from ccr.transformers.chain import Chain, build_chains
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
-from ccr.upstream import Timeouts, Upstream
 
 log = logging.getLogger("ccr")
 

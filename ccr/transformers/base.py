@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ccr.config.model import Provider
+from ccr.protocol.http import HttpRequest
 
 
 @dataclass
@@ -27,15 +28,6 @@ class TransformContext:
     original: Mapping[str, Any] = field(default_factory=dict)
     #: Per-request scratch space shared by the chain (e.g. ids a response hook needs).
     state: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class HttpRequest:
-    """The upstream call an endpoint transformer prepares."""
-
-    url: str
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 class Transformer:

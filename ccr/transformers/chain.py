@@ -18,7 +18,8 @@ from typing import Any
 
 from ccr.config.model import Config, Provider
 from ccr.errors import ConfigError
-from ccr.transformers.base import HttpRequest, TransformContext, Transformer
+from ccr.protocol.http import HttpRequest
+from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.custom import AsyncTransformer, Factory, load_custom_transformers
 from ccr.transformers.registry import instantiate, lookup, names
 

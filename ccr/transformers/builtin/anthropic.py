@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ccr.transformers.base import HttpRequest, TransformContext, Transformer
+from ccr.protocol.http import HttpRequest
+from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.registry import register
 
 #: Client headers that describe the Messages API features in use; forwarded as they are.

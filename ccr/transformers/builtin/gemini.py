@@ -19,7 +19,8 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ccr.transformers.base import HttpRequest, TransformContext, Transformer
+from ccr.protocol.http import HttpRequest
+from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.builtin._gemini_request import build_body
 from ccr.transformers.builtin._gemini_response import StreamState, to_chunks, to_completion
 from ccr.transformers.registry import register

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ccr.convert.request import strip_extensions
-from ccr.transformers.base import HttpRequest, TransformContext, Transformer
+from ccr.protocol.http import HttpRequest
+from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.registry import register
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
+from ccr.engine.upstream import classify, scrub
 from ccr.errors import ApiError
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
-from ccr.upstream import classify, scrub
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from ccr.engine.roundtrip import BaseExchange, Dropped
 from ccr.errors import ApiError, error_body
-from ccr.exchange.base import BaseExchange, Dropped
 from ccr.protocol.sse import SSEDecoder, SSEEvent, encode_event
 
 

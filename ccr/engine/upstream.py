@@ -22,7 +22,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from ccr.errors import ApiError, error_type_for_status
 from ccr.protocol import codec
-from ccr.transformers.base import HttpRequest
+from ccr.protocol.http import HttpRequest
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from ccr.agents.base import AgentRun
 from ccr.convert.request import anthropic_to_openai
-from ccr.exchange.base import BaseExchange, Outcome
-from ccr.exchange.converted import ConvertedExchange
-from ccr.exchange.passthrough import PassthroughExchange
+from ccr.engine.converted import ConvertedExchange
+from ccr.engine.passthrough import PassthroughExchange
+from ccr.engine.roundtrip import BaseExchange, Outcome
+from ccr.engine.upstream import Upstream
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
 from ccr.transformers.chain import Chain
-from ccr.upstream import Upstream
 
 __all__ = ["BaseExchange", "Outcome", "open_exchange"]
 

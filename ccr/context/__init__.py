@@ -1,0 +1,1 @@
+"""Per-request knowledge: token counts, session usage, the project a request belongs to."""

@@ -1,0 +1,1 @@
+"""The compiled configuration and the two verbs every caller uses: route a request, open it."""

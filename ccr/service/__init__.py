@@ -1,0 +1,1 @@
+"""The background server: PID file, start/stop, liveness, shared-server reference counting."""
