@@ -18,6 +18,7 @@ from sanic.response import json as json_response
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, AuthenticationFailed, error_body
+from ccr.server.chat_completions import handle_chat_completions
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
@@ -148,6 +149,10 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.post("/v1/messages")
     async def _messages(request: Request) -> HTTPResponse | None:
         return await handle_messages(state, request)
+
+    @app.post("/v1/chat/completions")
+    async def _chat_completions(request: Request) -> HTTPResponse | None:
+        return await handle_chat_completions(state, request)
 
     return app
 
