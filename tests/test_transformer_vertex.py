@@ -221,3 +221,13 @@ def test_environment_gives_credentials_project_and_region_as_in_ccr(
 ])
 def test_url_root(base: str, location: str, root: str) -> None:
     assert vertex_root(base, location, "v1") == root
+
+
+def test_the_private_key_is_hidden_wherever_the_config_is_shown(google: FakeGoogle) -> None:
+    from ccr.config.redact import redact
+
+    info = google.key_info()
+    config = _config(google, "vertex-openai", "m", {"client_email": info["client_email"],
+                                                    "private_key": info["private_key"]})
+    shown = str(redact(config))
+    assert "PRIVATE KEY" not in shown and info["client_email"] in shown
