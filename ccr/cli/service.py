@@ -272,7 +272,7 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
         "running": False, "pid": None, "url": None, "host": None, "port": None,
         "started_by": None, "uptime_s": None, "version": None, "config": None,
         "requests": None, "errors": None, "reloads": None, "reload_error": None,
-        "healthy": False, "code_sessions": 0,
+        "healthy": False, "code_sessions": 0, "learned_limits": [],
         "stale_pid_file": pid_file(home).exists() and running_server(home) is None,
     }
     if record is not None and not info["stale_pid_file"]:
@@ -303,7 +303,7 @@ def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> Non
         return
     info["healthy"] = health.get("status") == "ok"
     for key in ("uptime_s", "version", "config", "requests", "errors", "reloads",
-                "reload_error"):
+                "reload_error", "learned_limits"):
         if health.get(key) is not None or key == "reload_error":
             info[key] = health.get(key)
 
@@ -336,6 +336,9 @@ def _print_status(info: Mapping[str, Any]) -> None:
     if info["reload_error"]:
         rows.append(("reload error", f"{info['reload_error']} (still running the previous "
                      "config)"))
+    for learned in info.get("learned_limits") or ():
+        rows.append(("output limit", f"{learned['route']}: max_tokens {learned['max_tokens']} "
+                     "(learned from the provider)"))
     for key, value in rows:
         if value is not None:
             typer.echo(f"  {key + ':':<14}{value}")

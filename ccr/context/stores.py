@@ -9,6 +9,7 @@ from pathlib import Path
 from ccr.context.projects import ProjectLocator
 from ccr.context.sessions import SessionStore
 from ccr.context.tokens import TokenCounter
+from ccr.engine.output_limits import OutputLimits
 
 
 @dataclass
@@ -16,6 +17,8 @@ class Stores:
     tokens: TokenCounter = field(default_factory=TokenCounter)
     sessions: SessionStore = field(default_factory=SessionStore)
     projects: ProjectLocator | None = None
+    #: Output limits learned from providers' 400s (see :mod:`ccr.engine.output_limits`).
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
 
     @classmethod
     def for_home(cls, home: Path, *, claude_projects: Path | None = None) -> Stores:

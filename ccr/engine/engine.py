@@ -131,15 +131,22 @@ class Engine:
 
         route, ctx = decision.route, decision.ctx
         assert ctx is not None, "decision must come from Engine.route"
-        return await open_exchange(
-            body=request.body,
-            route=route,
-            chain=self.chains[(route.provider.name, route.model)],
-            upstream=self._upstream(),
-            input_estimate=ctx.token_count,
-            client_headers=ctx.headers,
-            agent=self._image_agent(ctx.router.image, route, request.body),
-        )
+        estimate, headers, image_route = ctx.token_count, ctx.headers, ctx.router.image
+
+        async def send(body: dict[str, Any]) -> Exchange:
+            return await open_exchange(
+                body=body,
+                route=route,
+                chain=self.chains[(route.provider.name, route.model)],
+                upstream=self._upstream(),
+                input_estimate=estimate,
+                client_headers=headers,
+                agent=self._image_agent(image_route, route, body),
+            )
+
+        # A 400 naming the model's output limit is learned, and the request sent again clamped.
+        return await self.stores.output_limits.open(route.provider.name, route.model,
+                                                    request.body, send)
 
     def finish(self, decision: Decision, exchange: Exchange) -> None:
         """After the answer: the session's usage, for routing its next turn and status lines."""
