@@ -39,6 +39,11 @@ Accept = Callable[[list[Call]], bool]
 _TAGS = {"<tool_call>": "</tool_call>", "<function_call>": "</function_call>",
          "<function=": "</function>", "[TOOL_CALLS]": None, "```": "```"}
 _TRIGGERS = tuple(_TAGS)
+_TRIGGER_STARTS = frozenset(t[0] for t in _TRIGGERS)
+_LONGEST_TRIGGER = max(map(len, _TRIGGERS))
+#: ``{`` or ``[`` first on a line (after blanks), in the first line or after a newline.
+_BARE_FIRST_LINE = re.compile(r"[^\S\n]*([\[{])")
+_BARE = re.compile(r"\n[^\S\n]*([\[{])")
 _FENCE_LANGUAGES = frozenset({"", "json", "tool_call", "tool_code", "tool", "function_call"})
 _CALL_KEYS = frozenset({"name", "function", "tool", "type", "tool_name"})
 _FIRST_KEY = re.compile(r'\s*\{\s*"((?:[^"\\]|\\.)*)"\s*:')
@@ -204,6 +209,7 @@ class CallScanner:
     called: bool = False
     _json: _Json = field(default_factory=_Json)
     _body_from: int = 0  # where the candidate's body starts in ``held``
+    _scan_from: int = 0  # where to look for the candidate's end next time (already searched)
 
     def feed(self, piece: str) -> list[Piece]:
         out: list[Piece] = []
@@ -239,6 +245,7 @@ class CallScanner:
         self._text(data[:start], out)
         self.trigger = trigger
         self._json = _Json()
+        self._scan_from = 0
         self._body_from = len(trigger) if trigger not in ("{", "[") else 0
         return data[start:]
 
@@ -249,14 +256,11 @@ class CallScanner:
             if at >= 0 and (best < 0 or at < best):
                 best, found = at, trigger
         # Bare JSON counts only at the start of a line.
-        blank = self.line_blank
-        for i, char in enumerate(data[: best if best >= 0 else len(data)]):
-            if char in "{[" and blank:
-                return i, char
-            if char == "\n":
-                blank = True
-            elif not char.isspace():
-                blank = False
+        match = _BARE_FIRST_LINE.match(data) if self.line_blank else None
+        if match is None:
+            match = _BARE.search(data, 0, best if best >= 0 else len(data))
+        if match is not None and (best < 0 or match.start(1) < best):
+            return match.start(1), match.group(1)
         return best, found
 
     def _text(self, text: str, out: list[Piece]) -> None:
@@ -307,8 +311,9 @@ class CallScanner:
             return self._fence(data, final)
         close = _TAGS[trigger]
         assert close is not None
-        at = data.find(close, len(trigger))
+        at = data.find(close, max(len(trigger), self._scan_from))
         if at < 0:
+            self._scan_from = max(0, len(data) - len(close) + 1)
             if final:
                 return len(data), _tag_body(trigger, data[len(trigger):])
             return -1, None
@@ -347,8 +352,9 @@ class CallScanner:
         rest = data[body_start:].lstrip()
         if rest and rest[0] not in "{[<":
             return -2, None
-        close = data.find("```", body_start)
+        close = data.find("```", max(body_start, self._scan_from))
         if close < 0:
+            self._scan_from = max(0, len(data) - 2)
             return (len(data), data[body_start:]) if final else (-1, None)
         body = data[body_start:close].strip()
         if body.startswith("<tool_call>") and body.endswith("</tool_call>"):
@@ -364,10 +370,10 @@ def _tag_body(trigger: str, inner: str) -> str:
 
 def _partial_trigger(data: str) -> int:
     """Length of the longest end of ``data`` that is a proper prefix of a trigger."""
-    best = 0
-    for trigger in _TRIGGERS:
-        for size in range(min(len(trigger) - 1, len(data)), best, -1):
-            if data.endswith(trigger[:size]):
-                best = size
-                break
-    return best
+    tail = data[-(_LONGEST_TRIGGER - 1):]
+    for start, char in enumerate(tail):
+        if char in _TRIGGER_STARTS:
+            suffix = tail[start:]
+            if any(len(suffix) < len(t) and t.startswith(suffix) for t in _TRIGGERS):
+                return len(suffix)
+    return 0
