@@ -10,9 +10,9 @@ from typing import Any
 import openai
 import pytest
 
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import Call, FakeUpstream, Usage, error, text, tool_calls
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import Call, FakeUpstream, Usage, error, text, tool_calls
+from tests.support.fixtures import MakeCcr, fake_config
 
 CLIENT_KEY = "ccr-client-key"
 WEATHER = {"type": "function", "function": {

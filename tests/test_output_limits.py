@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from ccr.cli.service import _print_status
-from ccr.engine.output_limits import OutputLimits, clamp, limit_from_error
+from ccr.context.output_limits import OutputLimits, clamp, limit_from_error
 from ccr.errors import ApiError
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, error, text
-from tests.gateway_client import Sdk
+from tests.support.fake_upstream import FakeUpstream, error, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk
 
 OPENAI_400 = ("max_tokens is too large: 32000. This model supports at most 16384 completion "
               "tokens, whereas you provided 32000.")

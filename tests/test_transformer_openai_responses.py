@@ -22,11 +22,11 @@ from ccr.transformers.base import TransformContext
 from ccr.transformers.builtin._responses_request import decode_reasoning, encode_reasoning
 from ccr.transformers.builtin._responses_response import to_completion
 from ccr.transformers.builtin.openai_responses import OpenAIResponses, responses_url
-from tests.anthropic_stream_check import check_stream
-from tests.ccr_server import CcrServer
-from tests.conftest import CLAUDE_CODE_FIXTURES, MakeCcr, claude_code_fixture
-from tests.fake_responses import FakeResponses, call, reasoning, respond, say
-from tests.gateway_client import Sdk
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_responses import FakeResponses, call, reasoning, respond, say
+from tests.support.fixtures import CLAUDE_CODE_FIXTURES, MakeCcr, claude_code_fixture
+from tests.support.gateway_client import Sdk
 
 KEY = "sk-responses-test-key"
 BASH = {"name": "Bash", "description": "Run a command", "input_schema": {

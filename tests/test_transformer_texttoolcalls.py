@@ -16,10 +16,10 @@ from ccr.convert.stream import StreamConverter
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.builtin._schema_check import fits
 from ccr.transformers.registry import lookup
-from tests.anthropic_stream_check import check_stream
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, text
-from tests.gateway_client import Sdk
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:1/v1/chat/completions",
                     models=("m",))

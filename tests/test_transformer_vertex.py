@@ -18,9 +18,9 @@ from ccr.errors import ApiError
 from ccr.transformers.base import TransformContext
 from ccr.transformers.builtin._vertex import vertex_root
 from ccr.transformers.builtin.vertex import VertexGemini
-from tests.conftest import MakeCcr
-from tests.fake_vertex import FakeGoogle
-from tests.gateway_client import Sdk
+from tests.support.fake_vertex import FakeGoogle
+from tests.support.fixtures import MakeCcr
+from tests.support.gateway_client import Sdk
 
 
 @pytest.fixture(scope="module")

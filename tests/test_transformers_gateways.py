@@ -11,9 +11,9 @@ from ccr.config.model import Provider
 from ccr.convert.request import anthropic_to_openai
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.registry import lookup
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, Reply, raw_chunks
-from tests.gateway_client import Sdk
+from tests.support.fake_upstream import FakeUpstream, Reply, raw_chunks
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:1/v1/chat/completions",
                     models=("m",))

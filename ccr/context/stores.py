@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ccr.context.output_limits import OutputLimits
 from ccr.context.projects import ProjectLocator
 from ccr.context.sessions import SessionStore
 from ccr.context.tokens import TokenCounter
-from ccr.engine.output_limits import OutputLimits
 
 
 @dataclass
@@ -17,7 +17,7 @@ class Stores:
     tokens: TokenCounter = field(default_factory=TokenCounter)
     sessions: SessionStore = field(default_factory=SessionStore)
     projects: ProjectLocator | None = None
-    #: Output limits learned from providers' 400s (see :mod:`ccr.engine.output_limits`).
+    #: Output limits learned from providers' 400s (see :mod:`ccr.context.output_limits`).
     output_limits: OutputLimits = field(default_factory=OutputLimits)
 
     @classmethod

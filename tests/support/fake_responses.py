@@ -26,7 +26,13 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.loopback_http import HttpRequest, ScriptedServer, parse_json, send_chunked, send_plain
+from tests.support.loopback_http import (
+    HttpRequest,
+    ScriptedServer,
+    parse_json,
+    send_chunked,
+    send_plain,
+)
 
 PATH = "/v1/responses"
 

@@ -27,8 +27,8 @@ from urllib.parse import parse_qsl
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fake_gemini import GeminiReply, answer, say
-from tests.loopback_http import HttpRequest, LoopbackHttpServer, send_chunked, send_plain
+from tests.support.fake_gemini import GeminiReply, answer, say
+from tests.support.loopback_http import HttpRequest, LoopbackHttpServer, send_chunked, send_plain
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 #: The audience service-account assertions name, whichever token_uri they are sent to.
