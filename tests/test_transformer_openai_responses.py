@@ -353,3 +353,22 @@ def test_every_recorded_request_is_accepted_and_answered_validly(
     if answer == "reasoning-call" and tools:
         assert message.stop_reason == "tool_use"
         assert message.content[-1].type == "tool_use"
+
+
+def test_reasoning_without_a_summary_still_carries_its_encrypted_content(
+    sdk: Sdk, fake: FakeResponses
+) -> None:
+    fake.enqueue(respond(reasoning(""), call("Bash", {"command": "pwd"}, call_id="call_p")))
+    params: dict[str, Any] = {"tools": [BASH], "thinking": {"type": "adaptive"}}
+    first = sdk.stream(**params)  # checked by the strict stream validator
+
+    assert [b.type for b in first.content] == ["thinking", "tool_use"]
+    fake.enqueue(respond(say("/home")))
+    sdk.stream(messages=[
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_p",
+                                      "content": "/home"}]}], **params)
+    assert fake.rejections == []
+    assert [i.get("type", "message") for i in fake.requests[-1].items] == [
+        "message", "reasoning", "function_call", "function_call_output"]

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccr.config.model import Provider
 from ccr.convert.request import anthropic_to_openai
@@ -268,3 +270,31 @@ def test_printed_call_reaches_claude_code_as_a_tool_use(
     call = message.content[1]
     assert (call.name, call.input) == ("Bash", {"command": "ls"})  # type: ignore[union-attr]
     assert json.loads(json.dumps(call.input)) == {"command": "ls"}  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------------------------
+# Streamed equals whole, whatever the split
+
+_PIECES = st.sampled_from([
+    "Let me check. ", "\n", "```python\nx = {1: 2}\n```\n", "{not json} ", "[link](u) ",
+    f"<tool_call>{LS_CALL}</tool_call>", f"```json\n{LS_CALL}\n```", "<b>bold</b> ",
+    '<tool_call>{"name": "Nope", "arguments": {}}</tool_call>', "` ", "<", "[TOOL",
+])
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(_PIECES, max_size=8), cuts=st.lists(st.integers(1, 9), max_size=40))
+def test_streamed_answer_equals_the_whole_answer(parts: list[str], cuts: list[int]) -> None:
+    written = "".join(parts)
+    pieces, at = [], 0
+    for size in [*cuts, len(written)]:
+        if at >= len(written):
+            break
+        pieces.append(written[at:at + size])
+        at += size
+    whole = _summary(_answer(written))
+    streamed = _summary(_streamed(pieces))
+    # The whole answer puts all text first (Anthropic order); compare texts and calls apart.
+    assert "".join(b[1] for b in streamed if b[0] == "text").strip() == \
+        "".join(b[1] for b in whole if b[0] == "text").strip()
+    assert [b for b in streamed if b[0] == "tool_use"] == [b for b in whole if b[0] == "tool_use"]
