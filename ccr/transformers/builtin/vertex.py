@@ -15,8 +15,8 @@ the project and the region come from, and how tokens are refreshed).
   (``/v1/projects/P/locations/L/endpoints/openapi/chat/completions``), or the provider's URL as
   written when it already names one (CCR's configs do); default region ``us-central1``.
 
-An empty ``api_base_url`` means the region's own host (``aiplatform.googleapis.com`` for
-``global``).
+``api_base_url`` is the region's host, e.g. ``https://us-east5-aiplatform.googleapis.com``
+(the API version and the project path are added; a version the base ends with is kept).
 """
 
 from __future__ import annotations
