@@ -231,3 +231,24 @@ def test_the_private_key_is_hidden_wherever_the_config_is_shown(google: FakeGoog
                                                     "private_key": info["private_key"]})
     shown = str(redact(config))
     assert "PRIVATE KEY" not in shown and info["client_email"] in shown
+
+
+def test_the_token_is_fetched_off_the_servers_event_loop(
+    google: FakeGoogle, make_ccr: MakeCcr, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from ccr.transformers.builtin._vertex import TokenSource
+
+    threads: list[str] = []
+    original = TokenSource._refresh
+
+    def recording(self: TokenSource, credentials: Any) -> None:
+        threads.append(threading.current_thread().name)
+        original(self, credentials)
+
+    monkeypatch.setattr(TokenSource, "_refresh", recording)
+    options = {"credentials": _key_file(google, tmp_path), "location": "europe-west4"}
+    server = make_ccr(_config(google, "vertex-gemini", "gemini-2.5-pro", options))
+    Sdk.on(server).create()
+    assert threads and server._thread.name not in threads

@@ -132,12 +132,14 @@ class Engine:
         route, ctx = decision.route, decision.ctx
         assert ctx is not None, "decision must come from Engine.route"
         estimate, headers, image_route = ctx.token_count, ctx.headers, ctx.router.image
+        chain = self.chains[(route.provider.name, route.model)]
 
         async def send(body: dict[str, Any]) -> Exchange:
+            await chain.endpoint.warm()
             return await open_exchange(
                 body=body,
                 route=route,
-                chain=self.chains[(route.provider.name, route.model)],
+                chain=chain,
                 upstream=self._upstream(),
                 input_estimate=estimate,
                 client_headers=headers,

@@ -62,6 +62,10 @@ class Transformer:
         """The upstream's stream ended: emit whatever this transformer held back."""
         return []
 
+    async def warm(self) -> None:
+        """Endpoint transformers only: fetch what :meth:`build_http` needs (an access token)
+        ahead of it, off the event loop; called before every request, so cheap when ready."""
+
     def build_http(self, request: dict[str, Any], ctx: TransformContext) -> HttpRequest:
         """Endpoint transformers only: the HTTP call that carries ``request`` upstream."""
         raise NotImplementedError(f"transformer {self.name!r} is not an endpoint")

@@ -16,8 +16,9 @@ request, so a config loads on a machine without them and the error names what is
 
 Tokens last an hour. A valid token is used as it is; one within :data:`EARLY_REFRESH_S` of its
 end is refreshed in a background thread while requests go on with it; only with no valid token
-at all (the first request, or after a long idle) does a request wait for the token endpoint.
-``await TokenSource.warm()`` fetches one off the event loop ahead of time.
+at all (the first request, or after a long idle) does a request wait for the token endpoint,
+and then in a worker thread: the engine awaits :meth:`TokenSource.warm` before building the
+request.
 """
 
 from __future__ import annotations
@@ -126,9 +127,15 @@ class TokenSource:
                 self._refresh(credentials)
         return str(credentials.token)
 
+    def ready(self) -> bool:
+        """A token is at hand that :meth:`token` would return without waiting."""
+        credentials = self._credentials
+        return credentials is not None and bool(credentials.valid)
+
     async def warm(self) -> None:
-        """Fetch a token now, off the event loop (e.g. when a server starts)."""
-        await asyncio.to_thread(self.token)
+        """Make :meth:`token` instant: load and fetch off the event loop when needed."""
+        if not self.ready():
+            await asyncio.to_thread(self.token)
 
     def _load(self) -> Any:
         if self._credentials is None:

@@ -64,7 +64,8 @@ class _Vertex:
         return f"{root}/{location_path(self.tokens.project(), location)}"
 
     async def warm(self) -> None:
-        """Fetch the first token off the event loop."""
+        """A token fetched off the event loop when none is ready (the engine calls this before
+        every request, so :meth:`build_http` never waits for Google on the loop)."""
         await self.tokens.warm()
 
 
