@@ -241,3 +241,22 @@ def test_forcereasoning_stream_reaches_the_client_valid_with_thinking_first(
     assert message.content[1].text == "Done."  # type: ignore[union-attr]
     sent = fake.chat_requests[-1].body
     assert sent is not None and PROMPT in str(sent["messages"][-1]["content"])
+
+
+@pytest.mark.parametrize("size", [1, 3, 100])
+def test_an_empty_think_block_is_no_thinking_block(size: int) -> None:
+    answer = "<think>\n\n</think>\n\nHello."
+    message = _stream("extrathinktag", [answer[i:i + size] for i in range(0, len(answer), size)])
+    assert _blocks(message) == [("text", "Hello.")]
+
+
+def test_an_empty_think_block_in_a_json_answer_is_removed_without_thinking() -> None:
+    response = {"choices": [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "<think>\n</think>\nHello."}}]}
+    out = _make("extrathinktag").transform_response(response, _ctx(stream=False))
+    assert out["choices"][0]["message"] == {"role": "assistant", "content": "Hello."}
+
+
+def test_whitespace_opening_the_reasoning_is_not_sent() -> None:
+    message = _stream("extrathinktag", ["<think>", "\n", "  Plan", " more</think>ok"])
+    assert _blocks(message) == [("thinking", "Plan more"), ("text", "ok")]

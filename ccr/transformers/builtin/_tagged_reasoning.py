@@ -28,8 +28,8 @@ def split_tagged(text: str, open_tag: str, close_tag: str) -> tuple[str, str] | 
     body = stripped[len(open_tag):]
     end = body.find(close_tag)
     if end < 0:
-        return body, ""
-    return body[:end], body[end + len(close_tag):].lstrip()
+        return body.strip(), ""
+    return body[:end].strip(), body[end + len(close_tag):].lstrip()
 
 
 @dataclass
@@ -40,6 +40,8 @@ class TagSplitter:
     close_tag: str
     state: int = _LEADING
     held: str = ""
+    #: Reasoning text was sent: whitespace before it is not (an empty block is no thinking).
+    reasoning_started: bool = False
     _parts: list[str] = field(default_factory=list)
 
     def feed(self, piece: str) -> tuple[str, str]:
@@ -65,12 +67,12 @@ class TagSplitter:
             if self.state == _INSIDE:
                 end = data.find(self.close_tag)
                 if end >= 0:
-                    reasoning.append(data[:end])
+                    reasoning.append(self._reasoning(data[:end]))
                     data = data[end + len(self.close_tag):]
                     self.state = _AFTER
                     continue
                 keep = _partial_suffix(data, self.close_tag)
-                reasoning.append(data[: len(data) - keep])
+                reasoning.append(self._reasoning(data[: len(data) - keep]))
                 self.held = data[len(data) - keep:]
                 break
             # _AFTER: whitespace between the closing tag and the answer is not sent.
@@ -79,11 +81,17 @@ class TagSplitter:
                 self.state = _TEXT
         return "".join(reasoning), "".join(text)
 
+    def _reasoning(self, text: str) -> str:
+        if not self.reasoning_started:
+            text = text.lstrip()
+            self.reasoning_started = bool(text)
+        return text
+
     def flush(self) -> tuple[str, str]:
         """What is held at the end of the stream: a partial tag is what it looks like."""
         held, self.held = self.held, ""
         if self.state == _INSIDE:
-            return held, ""
+            return self._reasoning(held), ""
         if self.state == _LEADING and held.strip():
             return "", held
         return "", ""
@@ -116,11 +124,13 @@ class TaggedReasoning:
         if split is None:
             return response
         reasoning, rest = split
+        message["content"] = rest
+        if not reasoning:
+            return response  # an empty block (a model told not to think): no thinking
         earlier = message.get("reasoning_content")
         if isinstance(earlier, str) and earlier:
             reasoning = earlier + reasoning
         message["reasoning_content"] = reasoning
-        message["content"] = rest
         return response
 
     def chunk(self, chunk: dict[str, Any], scratch: dict[str, Any]) -> list[dict[str, Any]]:
