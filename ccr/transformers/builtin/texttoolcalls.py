@@ -11,6 +11,9 @@ not looked at.
 Text after a recognised call is dropped: a model that keeps writing after printing a call is
 imagining the call's result. Option ``keep_text_after: true`` keeps it.
 
+With ``extrathinktag`` or ``forcereasoning`` on the same model, list them after this one (answers
+unwind the chain backwards, so the reasoning is taken out before calls are looked for).
+
 Streamed, text flows as it arrives and is held back only while a possible call is open; the
 calls go out as ordinary ``tool_calls`` deltas, so the stream stays valid whatever is found.
 """
