@@ -298,3 +298,20 @@ def test_streamed_answer_equals_the_whole_answer(parts: list[str], cuts: list[in
     assert "".join(b[1] for b in streamed if b[0] == "text").strip() == \
         "".join(b[1] for b in whole if b[0] == "text").strip()
     assert [b for b in streamed if b[0] == "tool_use"] == [b for b in whole if b[0] == "tool_use"]
+
+
+def test_with_extrathinktag_only_the_call_after_the_reasoning_is_made(
+    fake: FakeUpstream, make_ccr: MakeCcr
+) -> None:
+    config = fake_config(fake)
+    config["Providers"][0]["transformer"] = {"use": ["texttoolcalls"],
+                                             "fake-model": {"use": ["extrathinktag"]}}
+    sdk = Sdk.on(make_ccr(config))
+    draft = '<tool_call>{"name": "Bash", "arguments": {"command": "rm -rf /"}}</tool_call>'
+    fake.enqueue(text(f"<think>Not this: {draft}</think>\n<tool_call>{LS_CALL}</tool_call>",
+                      pieces=9))
+
+    message = sdk.stream(tools=[BASH])
+
+    assert [b.type for b in message.content] == ["thinking", "tool_use"]
+    assert message.content[1].input == {"command": "ls"}  # type: ignore[union-attr]
