@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccr.config.gateway import gateway_problems
 from ccr.config.model import (
     DEFAULT_API_TIMEOUT_MS,
     DEFAULT_HOST,
@@ -495,6 +496,7 @@ def build_config(raw: dict[str, Any], *, file: str | None = None,
                       expected=f"an integer of at least {low}")
     check.custom_router_options(raw)
     check.transformer_files(raw)
+    check.problems.extend(gateway_problems(raw))
     if check.problems:
         raise InvalidConfig(check.problems, file=file)
     return replace(config, router=router)
