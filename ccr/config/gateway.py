@@ -6,9 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ccr.config.ledger import ledger_problems
 from ccr.config.state import state_problems
 
 
 def gateway_problems(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem in the gateway sections, as ``(key path, message)``."""
-    return [*state_problems(raw)]
+    from ccr.ledger.budgets import budget_problems
+    from ccr.ledger.prices import prices_problems
+
+    return [*state_problems(raw), *ledger_problems(raw), *prices_problems(raw),
+            *budget_problems(raw)]
