@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ccr.config.keys import key_problems
 from ccr.config.ledger import ledger_problems
 from ccr.config.state import state_problems
 
@@ -16,4 +17,4 @@ def gateway_problems(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     from ccr.ledger.prices import prices_problems
 
     return [*state_problems(raw), *ledger_problems(raw), *prices_problems(raw),
-            *budget_problems(raw)]
+            *budget_problems(raw), *key_problems(raw)]
