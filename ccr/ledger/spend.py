@@ -55,6 +55,10 @@ class SpendTracker:
                 await self.store.add(spend_key("project", who.project, period, when), cost, ttl)
 
     async def spend(self, who: Who, now: datetime | None = None) -> Spend:
+        return (await self.read(who, now))[0]
+
+    async def read(self, who: Who, now: datetime | None = None) -> tuple[Spend, Verdict | None]:
+        """The spend ``req.spend`` shows and the deciding budget, in one read of the store."""
         when = now or datetime.now(UTC)
         keys = [
             spend_key("session", who.session, None, when) if who.session else "",
@@ -62,9 +66,12 @@ class SpendTracker:
             spend_key("client", who.client, "day", when) if who.client else "",
             spend_key("router", None, "day", when),
         ]
-        values = await self.store.numbers([k for k in keys if k])
-        found = dict(zip([k for k in keys if k], values, strict=True))
-        return Spend(*(found.get(k, 0.0) if k else 0.0 for k in keys))
+        wanted = list(dict.fromkeys([k for k in keys if k]
+                                    + budget_keys(self.budgets, who, when)))
+        found = dict(zip(wanted, await self.store.numbers(wanted), strict=True))
+        spend = Spend(*(found.get(k, 0.0) if k else 0.0 for k in keys))
+        verdict = check_budgets(self.budgets, who, found, when) if self.budgets else None
+        return spend, verdict
 
     async def check(self, who: Who, now: datetime | None = None) -> Verdict | None:
         """The used-up budget that decides this request, or None (one read of the store)."""

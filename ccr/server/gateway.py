@@ -201,8 +201,7 @@ class Gateway:
             record = await self.store.get(f"session:{ticket.session_id}")
             ticket.session_usage = _usage_from(record)
         tracker = SpendTracker(self.store, policy.budgets)
-        ticket.spend = await tracker.spend(ticket.who)
-        ticket.verdict = await tracker.check(ticket.who)
+        ticket.spend, ticket.verdict = await tracker.read(ticket.who)
         if ticket.verdict is not None and ticket.verdict.budget.refuses:
             self.metrics.rejected.labels("budget", ticket.identity.client or "").inc()
             raise ticket.verdict.error()
