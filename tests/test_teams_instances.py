@@ -122,3 +122,28 @@ def test_killing_redis_mid_run_loses_no_request_and_both_say_degraded(
         assert burst(5) == [200] * 10
         assert "state store redis is back" in two.output()
     assert len(fake.chat_requests) == 50
+
+
+def test_metrics_in_multiprocess_mode_sum_both_processes(
+        tmp_path: Path, fake: FakeUpstream) -> None:
+    """Two processes sharing PROMETHEUS_MULTIPROC_DIR, as the workers of one machine do: a
+    scrape of either counts the requests both served."""
+    import httpx
+
+    from tests.teams_helpers import metric_samples
+
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(fake_config(fake)))
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    with ServeProcess(home=tmp_path / "one", config_path=path, env=env) as one, \
+            ServeProcess(home=tmp_path / "two", config_path=path, env=env) as two:
+        for server in (one, one, one, two, two):
+            assert ask(server.url, None).status_code == 200
+
+        def total() -> float:
+            text = httpx.get(f"{two.url}/metrics", timeout=5).text
+            return sum(metric_samples(text, "ccr_requests_total").values())
+
+        assert wait_for(lambda: total() == 5)

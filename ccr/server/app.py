@@ -107,9 +107,11 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         degraded = teams["state"]["status"] != "ok" or (
             teams["ledger"] is not None and teams["ledger"]["status"] != "ok")
         if gateway.policy(state.config).keys.admin_key and not request.ctx.identity.admin:
-            # status details (and the pid) are for the admin key only
+            # details (config path, errors, store and ledger state) are for the admin key only;
+            # the pid stays, as `ccr start` and `ccr status` identify their server by it
             return json_response({"status": "degraded" if degraded else "ok",
-                                  "version": __version__})
+                                  "version": __version__, "pid": os.getpid(),
+                                  "uptime_s": round(time.time() - state.stats.started_at, 1)})
         return json_response({
             "status": "degraded" if degraded else "ok",
             **teams,
