@@ -187,3 +187,22 @@ def test_state_config_is_checked_when_the_config_is_built() -> None:
     with pytest.raises(InvalidConfig) as caught:
         build_config({"STATE": {"url": "ftp://x"}})
     assert "STATE.url" in str(caught.value)
+
+
+async def test_a_cooldown_set_by_one_instance_is_honoured_by_the_other(
+        redis_server: RedisServer) -> None:
+    from ccr.state.cooldowns import Cooldowns
+
+    one, two = failover(redis_server), failover(redis_server)
+    await one.start()
+    await two.start()
+    await Cooldowns(one).start("deepseek", 0.3, reason="429 from upstream")
+    assert 0.1 < await Cooldowns(two).remaining("deepseek") <= 0.3
+    assert await Cooldowns(two).remaining("openrouter") == 0.0
+    await asyncio.sleep(0.35)
+    assert await Cooldowns(two).remaining("deepseek") == 0.0
+    await Cooldowns(two).start("gemini", 60)
+    await Cooldowns(one).clear("gemini")
+    assert await Cooldowns(two).remaining("gemini") == 0.0
+    await one.aclose()
+    await two.aclose()
