@@ -82,7 +82,7 @@ async def main(n: int) -> None:
         await measure("memory", StateSettings(kind="memory"), home, n)
         await measure("sqlite", StateSettings(kind="sqlite", url=f"sqlite://{home}/s.db"), home, n)
         try:
-            from tests.redis_server import RedisServer
+            from tests.support.redis_server import RedisServer
 
             server = RedisServer(home / "redis")
         except Exception as exc:  # pytest.skip raises too when the binary is absent

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ccr.config import InvalidConfig, build_config
+from ccr.config.prices import prices_problems
 from ccr.ledger import Budget, BudgetExceeded, PriceTable, SpendTracker, Who, check_budgets
 from ccr.ledger.budgets import budget_keys, parse_budgets, resets_at, spend_key
-from ccr.ledger.prices import prices_problems
 from ccr.state import MemoryStore
 
 NOW = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)

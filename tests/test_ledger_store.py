@@ -11,7 +11,7 @@ import pytest
 
 from ccr.config.ledger import ledger_problems, ledger_settings
 from ccr.ledger import LedgerStore, PostgresLedger, SqliteLedger, UsageRow, open_ledger_store
-from tests.postgres_server import PostgresServer, running_postgres
+from tests.support.postgres_server import PostgresServer, running_postgres
 
 _dbs = itertools.count()
 

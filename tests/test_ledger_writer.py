@@ -12,7 +12,7 @@ import pytest
 
 from ccr.ledger import LedgerStore, LedgerWriter, PostgresLedger, SqliteLedger, UsageRow
 from ccr.ledger.store import Total
-from tests.postgres_server import PostgresServer, running_postgres
+from tests.support.postgres_server import PostgresServer, running_postgres
 
 
 @pytest.fixture(scope="module")

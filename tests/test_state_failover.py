@@ -14,7 +14,7 @@ import pytest
 from ccr.config.state import StateSettings, state_problems, state_settings
 from ccr.state import FailoverStore, MemoryStore, SqliteStore, StateUnavailable, open_store
 from ccr.state.redis import REDIS_DOWN, RedisStore
-from tests.redis_server import RedisServer, running_redis
+from tests.support.redis_server import RedisServer, running_redis
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ async def test_fail_closed_refuses_while_redis_is_down(redis_server: RedisServer
 
 
 async def test_a_store_started_while_redis_is_down_serves_locally(tmp_path: Path) -> None:
-    from tests.ccr_server import free_port
+    from tests.support.ccr_server import free_port
 
     store = FailoverStore(RedisStore(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2),
                           down=REDIS_DOWN, retry_s=0.05)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ccr.state import MemoryStore, SqliteStore, StateStore
-from tests.redis_server import RedisServer, running_redis
+from tests.support.redis_server import RedisServer, running_redis
 
 
 @pytest.fixture

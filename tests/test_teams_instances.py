@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream, Usage, text
-from tests.redis_server import RedisServer, running_redis
-from tests.serve_process import ServeProcess
-from tests.teams_helpers import ALICE_KEY, BOB_KEY, ask, wait_for
+from tests.support.fake_upstream import FakeUpstream, Usage, text
+from tests.support.fixtures import fake_config
+from tests.support.redis_server import RedisServer, running_redis
+from tests.support.serve_process import ServeProcess
+from tests.support.teams_helpers import ALICE_KEY, BOB_KEY, ask, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +130,7 @@ def test_metrics_in_multiprocess_mode_sum_both_processes(
     scrape of either counts the requests both served."""
     import httpx
 
-    from tests.teams_helpers import metric_samples
+    from tests.support.teams_helpers import metric_samples
 
     shared = tmp_path / "prometheus"
     shared.mkdir()

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream, Recorded, Reply, Usage, text
-from tests.postgres_server import PostgresServer, running_postgres
-from tests.redis_server import RedisServer, running_redis
-from tests.serve_process import PROJECT, ServeProcess
-from tests.teams_helpers import ALICE_KEY, BOB_KEY, ask, wait_for
+from tests.support.fake_upstream import FakeUpstream, Recorded, Reply, Usage, text
+from tests.support.fixtures import fake_config
+from tests.support.postgres_server import PostgresServer, running_postgres
+from tests.support.redis_server import RedisServer, running_redis
+from tests.support.serve_process import PROJECT, ServeProcess
+from tests.support.teams_helpers import ALICE_KEY, BOB_KEY, ask, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.teams_helpers import (
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.teams_helpers import (
     ADMIN_KEY,
     ALICE_KEY,
     BOB_KEY,

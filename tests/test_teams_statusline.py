@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from ccr.cli.statusline import load_settings, render, status_line
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.teams_helpers import ask, wait_for
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.teams_helpers import ask, wait_for
 
 USAGE = {"route": "fake,fake-model", "input_tokens": 1000, "total_input": 1000,
          "output_tokens": 50}

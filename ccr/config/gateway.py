@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ccr.config.budgets import budget_problems
 from ccr.config.keys import key_problems
 from ccr.config.ledger import ledger_problems
+from ccr.config.prices import prices_problems
 from ccr.config.state import state_problems
 
 
 def gateway_problems(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem in the gateway sections, as ``(key path, message)``."""
-    from ccr.ledger.budgets import budget_problems
-    from ccr.ledger.prices import prices_problems
-
     return [*state_problems(raw), *ledger_problems(raw), *prices_problems(raw),
             *budget_problems(raw), *key_problems(raw)]

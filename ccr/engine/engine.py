@@ -23,7 +23,7 @@ from ccr.errors import ApiError
 from ccr.routing.context import Route
 from ccr.routing.decide import Decision, decide
 from ccr.routing.prepare import build_context, effective_router
-from ccr.transformers.chain import Chain, build_chains
+from ccr.transformers.chain import Chain, build_chains, catalog_for
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Engine:
         transformers = load_custom_transformers(config)
         return cls(
             config=config,
-            chains=build_chains(config, transformers.factories),
+            chains=build_chains(config, catalog_for(config, transformers)),
             script_config=script_view(config),
             script=_router_script(config),
             transformers=transformers,

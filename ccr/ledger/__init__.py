@@ -1,8 +1,8 @@
 """The usage ledger: one row per request, prices, budgets and running spend."""
 
+from ccr.config.prices import Price, PriceTable
 from ccr.ledger.budgets import Budget, BudgetExceeded, Verdict, Who, check_budgets, parse_budgets
 from ccr.ledger.open import open_ledger, open_ledger_store
-from ccr.ledger.prices import Price, PriceTable
 from ccr.ledger.row import COLUMNS, UsageRow, token_counts
 from ccr.ledger.spend import Spend, SpendTracker
 from ccr.ledger.store import GROUPS, LedgerStore, PostgresLedger, SqliteLedger, Total

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ccr_server import free_port
+from tests.support.ccr_server import free_port
 
 
 def postgres_bindir() -> Path | None:

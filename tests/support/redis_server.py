@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ccr_server import free_port
+from tests.support.ccr_server import free_port
 
 
 def redis_binary() -> str:
