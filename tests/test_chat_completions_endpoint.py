@@ -13,6 +13,7 @@ import pytest
 from tests.support.ccr_server import CcrServer
 from tests.support.fake_upstream import Call, FakeUpstream, Usage, error, text, tool_calls
 from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.teams_helpers import ALICE_KEY, ledger_rows, wait_for
 
 CLIENT_KEY = "ccr-client-key"
 WEATHER = {"type": "function", "function": {
@@ -170,3 +171,36 @@ def test_stream_cut_by_the_upstream_raises_in_the_client(
     fake.enqueue(text("a b c d e f", drop_after=2))
     with pytest.raises(openai.APIError):
         _stream(_client(server), model="m", messages=[{"role": "user", "content": "x"}])
+
+
+# --------------------------------------------------------------------------------------------
+# A team's gateway applies to OpenAI-format clients too
+
+
+def _team(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:
+    return fake_config(fake, APIKEYS=[{"name": "alice", "key": ALICE_KEY, **extra}],
+                       PRICES={"fake,fake-model": {"input": 1000, "output": 1000}})
+
+
+def test_a_named_keys_requests_reach_the_ledger_under_its_name(
+    make_ccr: MakeCcr, fake: FakeUpstream
+) -> None:
+    server = make_ccr(_team(fake))
+    _client(server, ALICE_KEY).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "x"}])
+    [row] = wait_for(lambda: ledger_rows(server.state.home / "ledger.db"))
+    assert (row["client"], row["input_tokens"], row["output_tokens"], row["status"]) == \
+        ("alice", 12, 4, 200)
+    assert ALICE_KEY not in str(row)
+
+
+def test_a_clients_rate_limit_holds_on_this_endpoint(
+    make_ccr: MakeCcr, fake: FakeUpstream
+) -> None:
+    server = make_ccr(_team(fake, RATE_LIMIT="1/min"))
+    client = _client(server, ALICE_KEY)
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert 1 <= int(caught.value.response.headers["retry-after"]) <= 60
+    assert len(fake.chat_requests) == 1

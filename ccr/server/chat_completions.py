@@ -22,9 +22,12 @@ from sanic.response import json as json_response
 from ccr.convert.openai_client import ChunkStream, anthropic_to_chat_completion, chat_to_anthropic
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError
+from ccr.ledger import BudgetExceeded
 from ccr.logs import request_line
 from ccr.protocol import codec
 from ccr.protocol.sse import SSEDecoder
+from ccr.server.auth import ANONYMOUS, Identity
+from ccr.server.gateway import Gateway, Ticket
 from ccr.server.messages import parse_body, request_id
 from ccr.server.state import AppState
 
@@ -39,7 +42,13 @@ DONE = b"data: [DONE]\n\n"
 def openai_error(exc: ApiError) -> HTTPResponse:
     body = {"error": {"message": exc.message, "type": exc.error_type, "param": None,
                       "code": None}}
-    return json_response(body, status=exc.status, headers={"x-request-id": request_id()})
+    headers = {"x-request-id": request_id()}
+    retry_after = getattr(exc, "retry_after_s", None)
+    if isinstance(retry_after, int):
+        headers["retry-after"] = str(retry_after)
+    if isinstance(exc, BudgetExceeded):
+        headers["x-should-retry"] = "false"  # nothing changes before the budget resets
+    return json_response(body, status=exc.status, headers=headers)
 
 
 def _data(chunk: dict[str, Any]) -> bytes:
@@ -78,22 +87,39 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
     line: dict[str, Any] = {"path": request.path}
     status = 200
     decision = exchange = None
+    # The same gateway steps as /v1/messages: client keys, limits, budgets, ledger, metrics.
+    gateway: Gateway = request.app.ctx.gateway
+    identity: Identity = getattr(request.ctx, "identity", ANONYMOUS)
+    ticket: Ticket | None = None
+    first_byte_s = added_s = None
+    gateway.metrics.in_flight.inc()
     try:
         chat = parse_body(request)
         body = chat_to_anthropic(chat)
         model_name = str(chat["model"])
         options = chat.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        client_request = ClientRequest(body, request.headers)
+        projects = engine.stores.projects
+        ticket = await gateway.admit(engine.config, identity, body, request.headers,
+                                     projects.project_for if projects else None)
+        client_request = ClientRequest(
+            body, request.headers, client=identity.client, session_usage=ticket.session_usage,
+            router=gateway.policy(engine.config).client_router(engine.config, identity.client),
+            spend=ticket.spend.as_dict() if ticket.spend else None)
         decision = await engine.route(client_request)
+        gateway.apply_budget(engine.config, ticket, decision)
         ctx = decision.ctx
         assert ctx is not None
         line.update(session=ctx.session_id, model=model_name, tokens=ctx.token_count,
                     rule=decision.rule, route=decision.route.name)
+        if identity.client:
+            line["client"] = identity.client
         exchange = await engine.open(client_request, decision)
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
+        added_s = time.monotonic() - started - (exchange.outcome.upstream_latency_s or 0)
         if not exchange.ctx.stream:
             message = await exchange.json()
+            first_byte_s = time.monotonic() - started
             return json_response(anthropic_to_chat_completion(message, model=model_name),
                                  headers={"x-request-id": request_id()})
         response = await request.respond(
@@ -110,6 +136,8 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
                     out = [_data(chunk) for event in decoder.feed(data)
                            for chunk in _convert(chunks, event.event, event.data)]
                     if out:
+                        if first_byte_s is None:
+                            first_byte_s = time.monotonic() - started
                         await keepalive.send(b"".join(out))
             if chunks.error is None:
                 await keepalive.send(DONE)
@@ -127,6 +155,7 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
         raise
     finally:
         engine.in_flight -= 1
+        gateway.metrics.in_flight.dec()
         if exchange is not None and decision is not None:
             outcome = exchange.outcome
             if outcome.error:
@@ -137,6 +166,9 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
                 line.update(input=usage.get("input_tokens"), output=usage.get("output_tokens"),
                             stop=outcome.stop_reason)
             engine.finish(decision, exchange)
+        if ticket is not None:
+            gateway.done(engine.config, ticket, decision=decision, exchange=exchange,
+                         status=status, first_byte_s=first_byte_s, added_s=added_s)
         if status >= 400:
             state.stats.errors += 1
         if request_log.isEnabledFor(logging.INFO):
