@@ -4,6 +4,7 @@ retried once clamped, later requests clamped before they go out, and ``ccr statu
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -145,3 +146,16 @@ def test_status_lists_learned_limits(capsys: pytest.CaptureFixture[str]) -> None
                                        "learned_at": 1.0}]})
     out = capsys.readouterr().out
     assert "deepseek,deepseek-chat: max_tokens 8192 (learned from the provider)" in out
+
+
+def test_a_limit_learned_by_one_instance_holds_for_another_sharing_the_state_store(
+    fake: FakeUpstream, make_ccr: MakeCcr, tmp_path: Path
+) -> None:
+    config = fake_config(fake, STATE={"url": f"sqlite://{tmp_path / 'state.db'}"})
+    first, second = make_ccr(config), make_ccr(config)
+    fake.enqueue(error(400, {"error": {"message": OPENAI_400}}), text("one"), text("two"))
+
+    Sdk.on(first).create(max_tokens=32000)
+    Sdk.on(second).create(max_tokens=32000)
+
+    assert [r.body["max_tokens"] for r in fake.chat_requests] == [32000, 16384, 16384]  # type: ignore[index]

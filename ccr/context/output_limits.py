@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ccr.errors import ApiError
 
@@ -77,6 +77,19 @@ def clamp(body: dict[str, Any], limit: int) -> dict[str, Any]:
     return out
 
 
+#: How long a "nothing learned" answer from the shared store is trusted before asking again.
+SHARED_RECHECK_S = 60.0
+
+
+class SharedValues(Protocol):
+    """The part of the state store (:mod:`ccr.state`) the limits are shared through, so every
+    ccr instance using one store learns a limit once."""
+
+    async def get(self, key: str) -> Any: ...
+
+    async def set(self, key: str, value: Any, ttl_s: float | None = None) -> None: ...
+
+
 @dataclass(frozen=True)
 class Learned:
     provider: str
@@ -91,6 +104,13 @@ class OutputLimits:
 
     def __init__(self) -> None:
         self._limits: dict[tuple[str, str], Learned] = {}
+        self._shared: SharedValues | None = None
+        self._checked: dict[tuple[str, str], float] = {}
+
+    def share(self, store: SharedValues | None) -> None:
+        """Learn from and teach the other instances using ``store`` (the server's state store)."""
+        self._shared = store
+        self._checked.clear()
 
     def get(self, provider: str, model: str) -> int | None:
         learned = self._limits.get((provider, model))
@@ -112,11 +132,39 @@ class OutputLimits:
                  "learned_at": round(item.learned_at, 1)}
                 for item in sorted(self._limits.values(), key=lambda i: (i.provider, i.model))]
 
+    async def known(self, provider: str, model: str) -> int | None:
+        """The limit learned here or, through the shared store, by another instance (asked at
+        most every :data:`SHARED_RECHECK_S` while nothing is known)."""
+        limit = self.get(provider, model)
+        shared = self._shared
+        if limit is not None or shared is None:
+            return limit
+        now = time.monotonic()
+        if now - self._checked.get((provider, model), -SHARED_RECHECK_S) < SHARED_RECHECK_S:
+            return None
+        self._checked[(provider, model)] = now
+        try:
+            value = await shared.get(_key(provider, model))
+        except Exception:  # the store reports its own health; a limit is an optimisation
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            self.learn(provider, model, value)
+            return value
+        return None
+
+    async def _teach(self, provider: str, model: str, limit: int) -> None:
+        if self._shared is None:
+            return
+        try:
+            await self._shared.set(_key(provider, model), limit)
+        except Exception:
+            log.debug("could not share the output limit of %s,%s", provider, model)
+
     async def open(self, provider: str, model: str, body: dict[str, Any],
                    send: Callable[[dict[str, Any]], Awaitable[T]]) -> T:
         """``send(body)`` with a learned limit applied; a 400 naming a smaller limit is learned
         and the request sent once more, clamped."""
-        known = self.get(provider, model)
+        known = await self.known(provider, model)
         if known is not None:
             body = clamp(body, known)
         try:
@@ -127,5 +175,10 @@ class OutputLimits:
                                      else None) if exc.status == 400 else None
             if limit is None:
                 raise
-        self.learn(provider, model, limit)
+        if self.learn(provider, model, limit):
+            await self._teach(provider, model, limit)
         return await send(clamp(body, limit))
+
+
+def _key(provider: str, model: str) -> str:
+    return f"output_limit:{provider},{model}"

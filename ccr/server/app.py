@@ -65,6 +65,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
         await state.engine.start()
         await app.ctx.gateway.start()
+        # Output limits learned by one instance hold for every instance sharing the store.
+        state.stores.output_limits.share(app.ctx.gateway.store)
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
         if app.ctx.watcher is not None:
