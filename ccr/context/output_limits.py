@@ -7,7 +7,8 @@ Gemini/Vertex and the generic "max_tokens … at most N" wordings), ccr clamps `
 it, retries that request once, remembers the limit for that provider and model, and logs it once;
 later requests are clamped before they are sent. A thinking budget that would no longer fit
 below the clamped ``max_tokens`` is lowered with it (Anthropic-style upstreams require
-``budget_tokens < max_tokens``). ``ccr status`` lists what was learned.
+``budget_tokens < max_tokens``). Limits are shared through the server's state store, so
+instances using one store learn each limit once. ``ccr status`` lists what was learned.
 
 Nothing is guessed: a 400 that does not name a smaller limit is the client's answer as it was.
 """
