@@ -252,3 +252,31 @@ def test_the_token_is_fetched_off_the_servers_event_loop(
     server = make_ccr(_config(google, "vertex-gemini", "gemini-2.5-pro", options))
     Sdk.on(server).create()
     assert threads and server._thread.name not in threads
+
+
+def test_requests_do_not_wait_for_a_background_refresh(
+    google: FakeGoogle, tmp_path: Path
+) -> None:
+    import threading
+
+    from ccr.transformers.builtin import _vertex
+
+    transformer, ctx = _transformer(google, tmp_path)
+    google.token_lifetime_s = 400  # valid, inside the early-refresh window
+    first = transformer.build_http(_unified(), ctx).headers["authorization"]
+    release = threading.Event()
+    original = _vertex.TokenSource._refresh
+
+    def slow(self: Any, credentials: Any) -> None:
+        release.wait(5)  # Google is slow to answer the background refresh
+        original(self, credentials)
+
+    _vertex.TokenSource._refresh = slow  # type: ignore[method-assign]
+    try:
+        started = time.monotonic()
+        for _ in range(3):  # the first starts the refresh; none waits for it
+            assert transformer.build_http(_unified(), ctx).headers["authorization"] == first
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+        _vertex.TokenSource._refresh = original  # type: ignore[method-assign]

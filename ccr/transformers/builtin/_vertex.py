@@ -107,7 +107,11 @@ class TokenSource:
         self.settings = settings
         self._credentials: Any = None
         self._info: dict[str, Any] | None = None
+        #: Held while loading or refreshing (network I/O: never taken on the event loop while
+        #: a token is valid).
         self._lock = threading.Lock()
+        #: Guards only the flag below, for an instant: the event loop may take it.
+        self._flag = threading.Lock()
         self._refreshing = False
 
     def project(self) -> str:
@@ -162,7 +166,7 @@ class TokenSource:
             session.close()
 
     def _refresh_in_background(self) -> None:
-        with self._lock:
+        with self._flag:
             if self._refreshing:
                 return
             self._refreshing = True
@@ -175,7 +179,8 @@ class TokenSource:
             except ApiError:
                 pass  # the next request that needs a token tries again, and reports it
             finally:
-                self._refreshing = False
+                with self._flag:
+                    self._refreshing = False
 
         threading.Thread(target=run, name="vertex-token", daemon=True).start()
 
