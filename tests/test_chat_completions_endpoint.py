@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from tests.support.ccr_server import CcrServer
+from tests.support.fake_responses import FakeResponses, call, reasoning, respond
 from tests.support.fake_upstream import Call, FakeUpstream, Usage, error, text, tool_calls
 from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.teams_helpers import ALICE_KEY, ledger_rows, wait_for
@@ -204,3 +205,24 @@ def test_a_clients_rate_limit_holds_on_this_endpoint(
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert 1 <= int(caught.value.response.headers["retry-after"]) <= 60
     assert len(fake.chat_requests) == 1
+
+
+def test_an_openai_client_reaches_a_responses_api_provider(make_ccr: MakeCcr) -> None:
+    with FakeResponses() as responses:
+        server = make_ccr({
+            "Providers": [{"name": "openai", "api_base_url": responses.api_base_url,
+                           "api_key": "sk-test", "models": ["gpt-5-codex"],
+                           "transformer": {"use": ["openai-responses"]}}],
+            "Router": {"default": "openai,gpt-5-codex"}, "LOG": False})
+        responses.enqueue(respond(reasoning("Need the weather."),
+                                  call("get_weather", {"city": "Oslo"}, call_id="call_w")))
+        chunks = _stream(_client(server, "any"), model="gpt-5-codex", tools=[WEATHER],
+                         reasoning_effort="low",
+                         messages=[{"role": "user", "content": "Weather in Oslo?"}])
+        assert responses.rejections == []
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    reasoning_text = "".join(getattr(d, "reasoning_content", None) or "" for d in deltas)
+    calls = [t for d in deltas for t in d.tool_calls or ()]
+    assert reasoning_text == "Need the weather."
+    assert calls[0].id == "call_w" and calls[0].function.name == "get_weather"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
