@@ -260,3 +260,35 @@ def test_an_empty_think_block_in_a_json_answer_is_removed_without_thinking() -> 
 def test_whitespace_opening_the_reasoning_is_not_sent() -> None:
     message = _stream("extrathinktag", ["<think>", "\n", "  Plan", " more</think>ok"])
     assert _blocks(message) == [("thinking", "Plan more"), ("text", "ok")]
+
+
+def _opened_stream(pieces: list[str]) -> dict[str, Any]:
+    transformer = lookup("extrathinktag")({"opened": True})  # type: ignore[misc]
+    ctx = _ctx()
+    converter = StreamConverter(model="m", input_tokens=1)
+    events = converter.start()
+    for piece in pieces:
+        for out in transformer.transform_chunk(
+                {"choices": [{"index": 0, "delta": {"content": piece}}]}, ctx):
+            events += converter.feed(out)
+    for out in transformer.end_stream(ctx):
+        events += converter.feed(out)
+    return check_stream(events + converter.finish())
+
+
+def test_with_the_block_opened_by_the_prompt_only_the_closing_tag_is_needed() -> None:
+    message = _opened_stream(["Let me ", "think.</th", "ink>\n\nAnswer."])
+    assert _blocks(message) == [("thinking", "Let me think."), ("text", "Answer.")]
+
+
+def test_with_the_block_opened_by_the_prompt_a_json_answer_is_split_too() -> None:
+    transformer = lookup("extrathinktag")({"opened": True})  # type: ignore[misc]
+    response = {"choices": [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "Hmm.\n</think>\n\nYes."}}]}
+    message = transformer.transform_response(response, _ctx(stream=False))["choices"][0]["message"]
+    assert (message["reasoning_content"], message["content"]) == ("Hmm.", "Yes.")
+
+
+def test_opened_must_be_a_boolean() -> None:
+    with pytest.raises(ValueError):
+        lookup("extrathinktag")({"opened": "yes"})  # type: ignore[misc]

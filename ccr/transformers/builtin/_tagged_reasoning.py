@@ -20,12 +20,18 @@ from typing import Any
 _LEADING, _INSIDE, _AFTER, _TEXT = range(4)
 
 
-def split_tagged(text: str, open_tag: str, close_tag: str) -> tuple[str, str] | None:
-    """``(reasoning, rest)`` for a whole answer that starts with a tagged block, else None."""
+def split_tagged(text: str, open_tag: str, close_tag: str, *, opened: bool = False
+                 ) -> tuple[str, str] | None:
+    """``(reasoning, rest)`` for a whole answer that starts with a tagged block, else None.
+    ``opened``: the prompt already opened the block, so the answer starts inside it (an
+    opening tag the model writes anyway is skipped)."""
     stripped = text.lstrip()
-    if not stripped.startswith(open_tag):
+    if stripped.startswith(open_tag):
+        body = stripped[len(open_tag):]
+    elif opened:
+        body = stripped
+    else:
         return None
-    body = stripped[len(open_tag):]
     end = body.find(close_tag)
     if end < 0:
         return body.strip(), ""
@@ -39,6 +45,8 @@ class TagSplitter:
     open_tag: str
     close_tag: str
     state: int = _LEADING
+    #: The prompt opened the block: the answer starts inside it (see :func:`split_tagged`).
+    opened: bool = False
     held: str = ""
     #: Reasoning text was sent: whitespace before it is not (an empty block is no thinking).
     reasoning_started: bool = False
@@ -62,7 +70,7 @@ class TagSplitter:
                     self.state = _INSIDE
                     data = stripped[len(self.open_tag):]
                     continue
-                self.state = _TEXT
+                self.state = _INSIDE if self.opened else _TEXT
                 continue
             if self.state == _INSIDE:
                 end = data.find(self.close_tag)
@@ -108,10 +116,12 @@ def _partial_suffix(data: str, tag: str) -> int:
 class TaggedReasoning:
     """The response hooks shared by the tag transformers: JSON answers and stream chunks."""
 
-    def __init__(self, open_tag: str, close_tag: str, state_key: str) -> None:
+    def __init__(self, open_tag: str, close_tag: str, state_key: str, *,
+                 opened: bool = False) -> None:
         self.open_tag = open_tag
         self.close_tag = close_tag
         self.state_key = state_key
+        self.opened = opened
 
     def response(self, response: dict[str, Any]) -> dict[str, Any]:
         choices = response.get("choices")
@@ -120,7 +130,8 @@ class TaggedReasoning:
         message = choices[0].get("message")
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
             return response
-        split = split_tagged(message["content"], self.open_tag, self.close_tag)
+        split = split_tagged(message["content"], self.open_tag, self.close_tag,
+                             opened=self.opened)
         if split is None:
             return response
         reasoning, rest = split
@@ -160,7 +171,8 @@ class TaggedReasoning:
     def _splitter(self, scratch: dict[str, Any]) -> TagSplitter:
         splitter = scratch.get(self.state_key)
         if not isinstance(splitter, TagSplitter):
-            splitter = scratch[self.state_key] = TagSplitter(self.open_tag, self.close_tag)
+            splitter = scratch[self.state_key] = TagSplitter(self.open_tag, self.close_tag,
+                                                             opened=self.opened)
         return splitter
 
 
