@@ -42,7 +42,7 @@ class Decision:
 def script_request(ctx: RequestContext) -> dict[str, Any]:
     """The plain-JSON ``req`` a router script sees: the client's own data, no credentials."""
     usage = ctx.session_usage
-    return {
+    req = {
         "body": ctx.body,
         "headers": dict(ctx.headers),
         "token_count": ctx.token_count,
@@ -50,6 +50,9 @@ def script_request(ctx: RequestContext) -> dict[str, Any]:
         "session_usage": _usage_dict(usage),
         "project": ctx.project,
     }
+    if ctx.now is not None:
+        req["now"] = ctx.now.isoformat()
+    return req
 
 
 def _usage_dict(usage: Any) -> dict[str, Any] | None:
