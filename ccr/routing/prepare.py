@@ -26,9 +26,9 @@ def build_context(
     """``router_for(override)`` maps a project/session Router override to the effective
     RouterConfig; without it the global ``router`` is used."""
     session_id = session_id or session_id_from(headers, body)
-    project = projects.project_for(session_id) if (session_id and projects) else None
+    project = projects.locate(session_id, body) if projects else None
     if project and projects is not None and router_for is not None:
-        router = router_for(projects.router_override(session_id))
+        router = router_for(projects.router_override(session_id, project))
     return RequestContext(
         body=body,
         headers=public_headers(headers),
