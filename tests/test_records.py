@@ -50,7 +50,8 @@ def test_a_record_holds_request_time_decision_and_outcome() -> None:
     assert line["time"] == "2026-12-06T23:30:00+01:00"
     assert line["session_id"] == "s1"
     assert line["body"]["model"] == "claude-opus-4-8"
-    assert line["decision"] == {"rule": "default", "route": "p,m", "reason": "Router.default"}
+    assert line["decision"] == {"rule": "default", "route": "p,m", "reason": "Router.default",
+                                "script_error": None}
     assert line["outcome"] == {"status": 200, "usage": {"input_tokens": 17000,
                                                         "output_tokens": 12},
                                "latency_ms": 812.3, "error": None}

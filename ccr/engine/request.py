@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,3 +21,6 @@ class ClientRequest:
     client: str | None = None
     #: Pretend the session's last turn looked like this (dry runs: ``--session-input``).
     session_usage: Any = None
+    #: The time the router script sees as ``req.now`` (dry runs: ``--now``, replays: the
+    #: recorded time); None means now.
+    now: datetime.datetime | None = None
