@@ -126,6 +126,17 @@ class Engine:
             self._owns_upstream = False
             await self.upstream.aclose()
 
+    def scripts_status(self) -> list[dict[str, Any]]:
+        """The router script and each user transformer: file, loaded version, calls, errors,
+        timeouts, the last error and whether it is switched off (``/health``, ``ccr status``)."""
+        found: list[dict[str, Any]] = []
+        if self.script is not None:
+            found.append({"kind": "router", "name": self.script.name, **self.script.status()})
+        for plugin in self.transformers.plugins:
+            found.append({"kind": "transformer", "name": plugin.name,
+                          **plugin.script.status()})
+        return found
+
     # -- the two verbs ---------------------------------------------------------------------------
 
     async def route(self, request: ClientRequest) -> Decision:

@@ -105,7 +105,9 @@ class RouterScript(ScriptPool):
         self, started: float, value: str | None, error: str | None, **extra: Any
     ) -> ScriptResult:
         elapsed = (time.perf_counter() - started) * 1000
-        return ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        result = ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        self.stats.note(error, timed_out=result.timed_out, disabled=result.disabled)
+        return result
 
 
 def with_clock(req: dict[str, Any]) -> dict[str, Any]:

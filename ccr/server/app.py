@@ -107,6 +107,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "reloads": state.reloads,
             "reload_error": state.reload_error,
             "router_script_error": getattr(state.engine.script, "load_error", None),
+            "scripts": state.engine.scripts_status(),
             "pid": os.getpid(),
         })
 
