@@ -61,7 +61,8 @@ def _usage_dict(usage: Any) -> dict[str, Any] | None:
     if usage is None:
         return None
     fields = ("input_tokens", "output_tokens", "cache_read_input_tokens",
-              "cache_creation_input_tokens", "turns", "last_route")
+              "cache_creation_input_tokens", "turns", "last_route", "session_input_tokens",
+              "session_output_tokens")
     out = {name: getattr(usage, name, None) for name in fields}
     out["total_input"] = getattr(usage, "total_input", None)
     return out
