@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from tests.ccr_server import CcrServer
 from tests.claude_code_requests import local
 from tests.conftest import MakeCcr, fake_config
 from tests.fake_upstream import FakeUpstream, Usage, text
+from tests.route_helpers import route_rows, run_route, write_json
 
 
 def send(server: CcrServer, recorded: dict[str, Any], *, stream: bool) -> httpx.Response:
@@ -71,3 +73,33 @@ def test_nothing_is_recorded_unless_enabled(fake: FakeUpstream, make_ccr: MakeCc
     send(server, local("plain"), stream=False)
     assert server.state.engine.records is None
     assert not (server.state.home / "records").exists()
+
+
+def test_traffic_recorded_by_the_server_replays_against_a_changed_config(
+    fake: FakeUpstream, make_ccr: MakeCcr, tmp_path: Path
+) -> None:
+    """Only the requests whose rule now names another route are reported as changed."""
+    providers = [{"name": "fake", "api_base_url": fake.chat_url, "api_key": "sk-fake",
+                  "models": ["fake-model", "small-model", "other-small-model"]}]
+    base = {"Providers": providers, "LOG": False, "RECORD": {"enabled": True},
+            "Router": {"default": "fake,fake-model", "background": "fake,small-model"}}
+    server = make_ccr(base)
+    for name in ("plain", "haiku-thinking-enabled", "tool-result", "haiku-thinking-enabled"):
+        assert send(server, local(name), stream=False).status_code == 200
+    recorded = records_of(server)
+    assert [r["decision"]["route"] for r in recorded] == [
+        "fake,fake-model", "fake,small-model", "fake,fake-model", "fake,small-model"]
+
+    changed = {**base, "Router": {**base["Router"], "background": "fake,other-small-model"}}
+    old_config = write_json(tmp_path / "old.json", base)
+    new_config = write_json(tmp_path / "new.json", changed)
+    result = run_route(old_config, server.state.home / "records",
+                       args=("--json", "--against", str(new_config)))
+    assert result.returncode == 0, result.stderr
+    *rows, summary = route_rows(result)
+
+    assert [row["changed"] for row in rows] == [False, True, False, True]
+    assert [row["route"] for row in rows if row["changed"]] == ["fake,other-small-model"] * 2
+    assert summary["summary"]["changed"] == 2
+    assert summary["summary"]["before"] == {"fake,fake-model": 2, "fake,small-model": 2}
+    assert summary["summary"]["after"] == {"fake,fake-model": 2, "fake,other-small-model": 2}
