@@ -15,6 +15,7 @@ from ccr.context.records import (
     build_record,
     is_record,
     record_files,
+    replay_body,
     safe_headers,
 )
 from tests.claude_code_requests import local
@@ -119,3 +120,19 @@ def test_an_unwritable_folder_is_logged_not_raised(tmp_path: Path) -> None:
     writer.flush()
     writer.close()
     assert writer.dropped == 1
+
+
+def test_a_subagent_tag_removed_by_routing_is_put_back_for_a_replay() -> None:
+    body = {"system": [{"type": "text", "text": "billing"},
+                       {"type": "text", "text": "You search."}], "messages": []}
+    line = record(body=body, rule="subagent", route="p,m", subagent_tag="p,m")
+    assert line["decision"]["subagent_tag"] == "p,m"
+    replayed = replay_body(line)
+    assert replayed["system"][-1]["text"] == (
+        "<CCR-SUBAGENT-MODEL>p,m</CCR-SUBAGENT-MODEL>You search.")
+    assert body["system"][-1]["text"] == "You search."
+
+
+def test_a_record_without_a_tag_replays_its_body_as_is() -> None:
+    line = record()
+    assert replay_body(line) is line["body"]

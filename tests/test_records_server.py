@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,20 @@ def send(server: CcrServer, recorded: dict[str, Any], *, stream: bool) -> httpx.
                       json={**recorded["body"], "stream": stream}, timeout=20)
 
 
-def records_of(server: CcrServer) -> list[dict[str, Any]]:
+def records_of(server: CcrServer, count: int) -> list[dict[str, Any]]:
+    """The ``count`` records the server wrote (a streamed answer can reach the client a moment
+    before the server's after-step queues its record)."""
     engine = server.state.engine
     assert engine.records is not None
-    assert engine.records.flush()
     folder = server.state.home / "records"
-    return [json.loads(line) for path in record_files(folder)
-            for line in path.read_text().splitlines()]
+    deadline = time.monotonic() + 5
+    while True:
+        assert engine.records.flush()
+        lines = [json.loads(line) for path in record_files(folder)
+                 for line in path.read_text().splitlines()]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.01)
 
 
 def test_each_request_is_recorded_with_its_decision_and_outcome(
@@ -45,7 +53,7 @@ def test_each_request_is_recorded_with_its_decision_and_outcome(
     with_stream = send(server, local("tool-result"), stream=True)
     assert with_stream.status_code == 200 and "message_stop" in with_stream.text
 
-    first, second = records_of(server)
+    first, second = records_of(server, 2)
 
     assert first["decision"]["rule"] == "default" and first["decision"]["route"] == (
         "fake,fake-model")
@@ -61,7 +69,7 @@ def test_each_request_is_recorded_with_its_decision_and_outcome(
 def test_records_hold_no_credential(fake: FakeUpstream, make_ccr: MakeCcr) -> None:
     server = make_ccr(fake_config(fake, RECORD={"enabled": True}))
     send(server, local("plain"), stream=False)
-    [line] = records_of(server)
+    [line] = records_of(server, 1)
     text_of_records = json.dumps(line)
     assert "sk-client-secret" not in text_of_records
     assert "sk-fake-upstream-key" not in text_of_records
@@ -86,7 +94,7 @@ def test_traffic_recorded_by_the_server_replays_against_a_changed_config(
     server = make_ccr(base)
     for name in ("plain", "haiku-thinking-enabled", "tool-result", "haiku-thinking-enabled"):
         assert send(server, local(name), stream=False).status_code == 200
-    recorded = records_of(server)
+    recorded = records_of(server, 4)
     assert [r["decision"]["route"] for r in recorded] == [
         "fake,fake-model", "fake,small-model", "fake,fake-model", "fake,small-model"]
 

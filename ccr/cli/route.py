@@ -19,7 +19,7 @@ import typer
 from ccr.cli.route_output import print_rows
 from ccr.cli.serve import ConfigOption
 from ccr.config import ccr_home, load_config
-from ccr.context.records import is_record, record_files
+from ccr.context.records import is_record, record_files, replay_body
 from ccr.errors import ApiError, ConfigError
 
 
@@ -296,7 +296,7 @@ def _split_request(item: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if "_error" in item and len(item) == 1:
         raise ValueError(item["_error"])
     if is_record(item):
-        body, headers = item["body"], item.get("headers") or {}
+        body, headers = replay_body(item), item.get("headers") or {}
         if not isinstance(body.get("messages"), list):
             raise ValueError("not an Anthropic Messages request (no messages list)")
         return body, {str(k): str(v) for k, v in headers.items()}

@@ -74,23 +74,44 @@ def build_record(
     route: str | None,
     reason: str | None = None,
     script_error: str | None = None,
+    subagent_tag: str | None = None,
     status: int,
     usage: Mapping[str, Any] | None,
     latency_ms: float | None,
     error: str | None = None,
 ) -> dict[str, Any]:
-    """One line's data; ``at`` must be timezone-aware (replays use it as ``req.now``)."""
+    """One line's data; ``at`` must be timezone-aware (replays use it as ``req.now``).
+    ``subagent_tag`` is the ``<CCR-SUBAGENT-MODEL>`` route routing removed from the body, so
+    that a replay can put it back (see :func:`replay_body`)."""
+    decision = {"rule": rule, "route": route, "reason": reason, "script_error": script_error}
+    if subagent_tag:
+        decision["subagent_tag"] = subagent_tag
     return {
         "time": at.isoformat(),
         "session_id": session_id,
         "headers": safe_headers(headers),
         "body": body,
-        "decision": {"rule": rule, "route": route, "reason": reason,
-                     "script_error": script_error},
+        "decision": decision,
         "outcome": {"status": status, "usage": dict(usage or {}),
                     "latency_ms": None if latency_ms is None else round(latency_ms, 1),
                     "error": error},
     }
+
+
+def replay_body(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's body as the client sent it: with the subagent tag routing removed put back
+    at the start of the last system block (a copy when it changes)."""
+    body: dict[str, Any] = record["body"]
+    tag = (record.get("decision") or {}).get("subagent_tag")
+    if not isinstance(tag, str) or not tag:
+        return body
+    marked = f"<CCR-SUBAGENT-MODEL>{tag}</CCR-SUBAGENT-MODEL>"
+    system = body.get("system")
+    if isinstance(system, list) and system and isinstance(system[-1], dict):
+        last = {**system[-1], "text": marked + str(system[-1].get("text") or "")}
+        return {**body, "system": [*system[:-1], last]}
+    text = system if isinstance(system, str) else ""
+    return {**body, "system": marked + text}
 
 
 def is_record(item: Any) -> bool:

@@ -193,7 +193,8 @@ class Engine:
         self.records.write(build_record(
             body=ctx.body, headers=ctx.headers, session_id=ctx.session_id, at=at,
             rule=decision.rule, route=decision.route.name, reason=_reason(decision, self.config),
-            script_error=decision.script_error, status=outcome.status, usage=outcome.usage,
+            script_error=decision.script_error, subagent_tag=ctx.notes.get("subagent_tag"),
+            status=outcome.status, usage=outcome.usage,
             latency_ms=latency, error=outcome.error,
         ))
 
