@@ -32,6 +32,9 @@
 #                  input_tokens, output_tokens, cache_read_input_tokens,
 #                  cache_creation_input_tokens, total_input, turns, last_route,
 #                  session_input_tokens, session_output_tokens
+#   client         the client key's name (APIKEYS), or None with a single APIKEY
+#   spend          USD spent so far at the configured PRICES: session, project_today,
+#                  client_today, router_today
 #   providers      provider health by provider name (empty until ccr reports it)
 #   body, headers  the request as sent (headers lower-cased, without credentials)
 #

@@ -1,10 +1,12 @@
 # session_spend.py - a cheaper model once a session has spent its budget.
 #
-# req.session_usage is what the provider reported for this Claude Code session so far:
-# session_input_tokens and session_output_tokens add up every turn ccr served (cached input
-# included), turns counts them. This script prices them with your rates and, once the estimate
-# passes budget_usd, sends the rest of the session to cheap_route. New sessions (and requests
-# without a session) start under budget. A model picked with /model always wins.
+# With PRICES configured, req.spend["session"] is what ccr's ledger says this session has cost
+# so far (USD), and this script uses it. Without it, the script estimates the spend from
+# req.session_usage, what the provider reported for the session so far (session_input_tokens
+# and session_output_tokens add up every turn ccr served, cached input included), at your
+# price_per_million. Once the spend passes budget_usd the rest of the session goes to
+# cheap_route. New sessions (and requests without a session) start under budget. A model picked
+# with /model always wins.
 #
 # Options (config.json):
 #
@@ -23,8 +25,12 @@ DEFAULT_BUDGET_USD = 2.0
 DEFAULT_PRICES = {"input": 3.0, "output": 15.0}
 
 
-def spent_usd(usage, prices):
-    """The session's estimated spend so far, in USD."""
+def spent_usd(req, prices):
+    """The session's spend so far, in USD: the ledger's figure, else an estimate."""
+    ledger = (req.spend or {}).get("session")
+    if isinstance(ledger, (int, float)) and not isinstance(ledger, bool):
+        return ledger
+    usage = req.session_usage
     if not usage:
         return 0.0
     tokens_in = usage.get("session_input_tokens") or usage.get("total_input") or 0
@@ -42,6 +48,6 @@ def router(req, config):
     prices = dict(DEFAULT_PRICES)
     prices.update(options.get("price_per_million") or {})
     budget = options.get("budget_usd") or DEFAULT_BUDGET_USD
-    if spent_usd(req.session_usage, prices) > budget:
+    if spent_usd(req, prices) > budget:
         return cheap
     return None

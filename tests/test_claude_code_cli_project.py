@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import find_claude
-from tests.fake_upstream import FakeUpstream, Recorded, text
-from tests.serve_process import ServeProcess
+from tests.support.cli_helpers import find_claude
+from tests.support.fake_upstream import FakeUpstream, Recorded, text
+from tests.support.serve_process import ServeProcess
 
 pytestmark = [pytest.mark.cli, pytest.mark.slow]
 

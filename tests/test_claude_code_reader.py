@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
-from ccr.context import claude_code as cc
-from tests.claude_code_requests import LOCAL_PROMPTS, SHARED_PROMPTS, later_turn, local, shared
+from ccr.protocol import claude_code as cc
+from tests.support.claude_code_requests import (
+    LOCAL_PROMPTS,
+    SHARED_PROMPTS,
+    later_turn,
+    local,
+    shared,
+)
 
 
 @pytest.mark.parametrize(("name", "typed"), sorted(SHARED_PROMPTS.items()))

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from tests.claude_code_requests import local
 from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.gateway_client import last_chat
+from tests.support.claude_code_requests import local
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.gateway_client import last_chat
 
 PROJECT_FOLDER = "-home-dev-project"  # /home/dev/project, as the recorded requests state it
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.claude_code_requests import SHARED, later_turn, local
-from tests.route_helpers import PROJECT, route_rows, run_route, write_config, write_json
+from tests.support.claude_code_requests import SHARED, later_turn, local
+from tests.support.route_helpers import PROJECT, route_rows, run_route, write_config, write_json
 
 README = PROJECT / "README.md"
 _BLOCK = re.compile(r"```python\n(.*?)```\n(.*?)(?=\n```|\n#|\Z)", re.S)

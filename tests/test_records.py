@@ -18,7 +18,7 @@ from ccr.context.records import (
     replay_body,
     safe_headers,
 )
-from tests.claude_code_requests import local
+from tests.support.claude_code_requests import local
 
 AT = datetime.datetime(2026, 12, 6, 23, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
 

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 
 from ccr.context.records import record_files
-from tests.ccr_server import CcrServer
-from tests.claude_code_requests import local
 from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, Usage, text
-from tests.route_helpers import route_rows, run_route, write_json
+from tests.support.ccr_server import CcrServer
+from tests.support.claude_code_requests import local
+from tests.support.fake_upstream import FakeUpstream, Usage, text
+from tests.support.route_helpers import route_rows, run_route, write_json
 
 
 def send(server: CcrServer, recorded: dict[str, Any], *, stream: bool) -> httpx.Response:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ccr.context.records import build_record
-from tests.claude_code_requests import later_turn, local, shared
-from tests.route_helpers import (
+from tests.support.claude_code_requests import later_turn, local, shared
+from tests.support.route_helpers import (
     DEFAULT_ROUTE,
     PROJECT,
     route_rows,

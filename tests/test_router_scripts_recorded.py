@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ccr.sandbox import RouterScript
-from tests.claude_code_requests import later_turn, local, shared
-from tests.route_helpers import (
+from tests.support.claude_code_requests import later_turn, local, shared
+from tests.support.route_helpers import (
     DEFAULT_ROUTE,
     PROJECT,
     route_rows,

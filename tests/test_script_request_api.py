@@ -13,7 +13,7 @@ import pytest
 from ccr.sandbox import RouterScript
 from ccr.sandbox.request_api import HELPERS
 from ccr.sandbox.router import with_clock
-from tests.claude_code_requests import SHARED_PROMPTS, later_turn, local, shared
+from tests.support.claude_code_requests import SHARED_PROMPTS, later_turn, local, shared
 
 #: Prints every helper as JSON, then falls through.
 SHOW_ALL = """

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli_helpers import CcrHome, start
-from tests.fake_upstream import FakeUpstream
+from tests.support.cli_helpers import CcrHome, start
+from tests.support.fake_upstream import FakeUpstream
 
 BREAKS_ON_DIVIDE = """\
 def router(req, config):

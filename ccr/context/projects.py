@@ -23,7 +23,7 @@ from typing import Any
 import json5
 from cachetools import LRUCache, TTLCache
 
-from ccr.context import claude_code
+from ccr.protocol import claude_code
 
 PROJECT_CONFIG_NAME = "config.json"
 TRANSCRIPT_SUFFIX = ".jsonl"

@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ccr.context import claude_code as cc
+from ccr.protocol import claude_code as cc
 from ccr.sandbox import views
 from ccr.sandbox.views import ReadOnlyDict
 

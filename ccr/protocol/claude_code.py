@@ -4,7 +4,8 @@ Claude Code 2.1 wraps what the person typed in a lot of its own material: ``<sys
 blocks, tool-result turns, ``role: "system"`` messages listing agents and skills in the middle of
 the conversation, slash-command markup, and a subagent's instructions in ``system[2]``. Router
 scripts, project detection and dry runs all need the same answers, so they are read here once,
-with the standard library only (the sandbox worker imports this module too).
+with the standard library only (the sandbox worker imports this module too, which is why it
+lives in the bottom layer).
 
 Every function takes the body as a plain ``Mapping`` and never raises on odd input.
 """

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-LOCAL = Path(__file__).resolve().parent / "fixtures" / "claude-code"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
+LOCAL = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "claude-code"
 
 #: Recorded Messages requests (``../shared``) and the prompt the person typed in each.
 SHARED_PROMPTS: dict[str, str] = {
