@@ -131,7 +131,8 @@ def test_a_script_that_does_not_load_is_reported_once(tmp_path: Path) -> None:
 
 # -- replaying records ------------------------------------------------------------------------
 
-PRICES = {"openrouter,anthropic/claude-sonnet-4": {"input": 3.0, "output": 15.0},
+PRICES = {"openrouter,anthropic/claude-sonnet-4": {"input": 3.0, "output": 15.0,
+                                                   "cache_read": 0.3},
           "deepseek,deepseek-chat": {"input": 0.27, "output": 1.10},
           "ollama,qwen2.5-coder:latest": {"input": 0.0, "output": 0.0}}
 
@@ -142,7 +143,8 @@ def a_record(recorded: dict[str, Any], at: str, route: str, *, rule: str = "defa
         body=recorded["body"], headers=recorded["headers"],
         session_id=recorded["headers"].get("X-Claude-Code-Session-Id"),
         at=datetime.datetime.fromisoformat(at), rule=rule, route=route, status=200,
-        usage=usage or {"input_tokens": 1_000_000, "output_tokens": 100_000}, latency_ms=900)
+        usage=usage or {"input_tokens": 1_000_000, "output_tokens": 100_000,
+                        "cache_read_input_tokens": 1_000_000}, latency_ms=900)
 
 
 def write_records(folder: Path, records: list[dict[str, Any]]) -> Path:
@@ -192,13 +194,13 @@ def test_replay_estimates_the_cost_difference_from_recorded_usage(tmp_path: Path
     records = records_at_three_times(tmp_path)
     new_folder = tmp_path / "new"
     new_folder.mkdir()
-    new = write_config(new_folder, TIME_OF_DAY, StatusLine={"prices": PRICES})
+    new = write_config(new_folder, TIME_OF_DAY, PRICES=PRICES)
     result = run_route(write_config(tmp_path, None), records, args=("--against", str(new)))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "2 of 3 requests change route" in out
-    # each request: 1M input, 100K output; sonnet $3 + $1.5, ollama $0
-    assert "estimated cost of the recorded usage: $13.5000 before, $4.5000 after (-9.0000)" in out
+    # each request: 1M input, 100K output, 1M cache reads: sonnet $3 + $1.5 + $0.3, ollama $0
+    assert "estimated cost of the recorded usage: $14.4000 before, $4.8000 after (-9.6000)" in out
     header = out.splitlines()[0].split()
     assert header == ["request", "before", "after", "rule", "tokens", "note"]
 
@@ -210,7 +212,7 @@ def test_replay_summary_counts_routes_before_and_after(tmp_path: Path) -> None:
     summary = result.stdout.split("requests change route\n")[1].splitlines()
     table = {line.split()[0]: line.split()[1:] for line in summary[1:3]}
     assert table == {NIGHT: ["0", "2"], DEFAULT_ROUTE: ["3", "1"]}
-    assert "no StatusLine.prices" in result.stdout
+    assert "no PRICES for these routes" in result.stdout
 
 
 def test_records_written_by_the_server_replay_as_recorded(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def route(
 
     Records written with RECORD (a folder such as ~/.claude-code-router/records, or its .jsonl
     files) are replayed, each at its recorded time: every row shows the route then and now, and
-    a summary counts the changes and estimates the cost difference (StatusLine.prices).
+    a summary counts the changes and estimates the cost difference (PRICES).
 
     Example: ccr route --dry-run req.json --config ~/.claude-code-router/config.json
     """
@@ -147,7 +147,7 @@ def route(
     items = list(_load_requests(requests))
     options = _Options(extra, session_id, session_input, at, explain)
     rows, load_error = asyncio.run(_route_all(cfg, items, options))
-    prices = _prices(against or config)
+    prices = _prices(cfg, base)
     print_rows(rows, as_json=as_json, many=len(items) != 1 or any(p.is_dir() for p in requests),
                load_error=load_error, prices=prices)
     if any(r.error for r in rows) or (strict and any(r.script_error for r in rows)):
@@ -174,12 +174,13 @@ def _parse_now(text: str) -> datetime.datetime:
     return at if at.tzinfo is not None else at.astimezone()
 
 
-def _prices(path: Path | None) -> Any:
-    """``StatusLine.prices`` of the config that routes, for the replay's cost estimate."""
-    from ccr.cli.statusline import load_settings
-    from ccr.config import default_config_path
+def _prices(routing: Any, base: Any) -> Any:
+    """The price table for the replay's cost estimate: ``PRICES`` (and the older
+    ``StatusLine.prices``) of the config that routes, else of ``--config``."""
+    from ccr.config.prices import PriceTable
 
-    return load_settings(Path(path).expanduser() if path else default_config_path())
+    table = PriceTable.from_config(routing.raw)
+    return table if len(table) or routing is base else PriceTable.from_config(base.raw)
 
 
 @contextmanager

@@ -169,9 +169,19 @@ def _summary(rows: Sequence[Row], prices: Any) -> dict[str, Any]:
 
 
 def _cost(prices: Any, route: str | None, usage: dict[str, Any]) -> float | None:
+    """USD for a record's Anthropic usage at ``route``'s price, or None without one."""
     if prices is None or not route or not usage:
         return None
-    cost = prices.cost(route, usage)
+
+    def count(name: str) -> int:
+        value = usage.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    cost = prices.cost(route, {
+        "input_tokens": count("input_tokens"), "output_tokens": count("output_tokens"),
+        "cache_read_tokens": count("cache_read_input_tokens"),
+        "cache_write_tokens": count("cache_creation_input_tokens"),
+    })
     return float(cost) if cost is not None else None
 
 
@@ -185,7 +195,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         typer.echo(f"{name:<{width}}  {summary['before'].get(name, 0):>6}  "
                    f"{summary['after'].get(name, 0):>6}")
     if summary["cost_before_usd"] is None:
-        typer.echo("estimated cost: no StatusLine.prices for these routes")
+        typer.echo("estimated cost: no PRICES for these routes")
         return
     before, after = summary["cost_before_usd"], summary["cost_after_usd"]
     note = f" ({summary['unpriced']} requests without prices left out)" if summary[
