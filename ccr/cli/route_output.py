@@ -127,9 +127,8 @@ def _print_explanation(explanation: dict[str, Any], *, indent: str) -> None:
     for verdict in explanation.get("rules") or []:
         route = verdict.get("route")
         mark = ""
-        if route and verdict.get("configured") and first and decided != "custom":
-            mark, first = "  <- decides", False
-        elif route and verdict.get("configured"):
+        if route and verdict.get("configured") and first:
+            mark = "  <- decides" if decided != "custom" else "  <- would decide without the script"
             first = False
         shown = route or "-"
         typer.echo(f"{indent}{verdict['rule']:<13}{shown:<32} {verdict['reason']}{mark}")
