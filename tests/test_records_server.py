@@ -15,7 +15,7 @@ from ccr.context.records import record_files
 from tests.conftest import MakeCcr, fake_config
 from tests.support.ccr_server import CcrServer
 from tests.support.claude_code_requests import local
-from tests.support.fake_upstream import FakeUpstream, Usage, text
+from tests.support.fake_upstream import FakeUpstream, Usage, error, text
 from tests.support.route_helpers import route_rows, run_route, write_json
 
 
@@ -64,6 +64,19 @@ def test_each_request_is_recorded_with_its_decision_and_outcome(
     assert first["session_id"] == local("plain")["headers"]["X-Claude-Code-Session-Id"]
     assert datetime.datetime.fromisoformat(first["time"]).tzinfo is not None
     assert second["body"]["messages"][-1]["content"][0]["type"] == "tool_result"
+
+
+def test_a_request_the_upstream_refused_is_recorded_with_its_status(
+    fake: FakeUpstream, make_ccr: MakeCcr
+) -> None:
+    fake.enqueue(error(429, {"error": {"message": "slow down"}}))
+    server = make_ccr(fake_config(fake, RECORD={"enabled": True}))
+    assert send(server, local("plain"), stream=False).status_code == 429
+    [line] = records_of(server, 1)
+    assert line["decision"]["route"] == "fake,fake-model"
+    assert line["outcome"]["status"] == 429
+    assert "slow down" in line["outcome"]["error"]
+    assert line["outcome"]["usage"] == {}
 
 
 def test_records_hold_no_credential(fake: FakeUpstream, make_ccr: MakeCcr) -> None:

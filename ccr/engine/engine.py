@@ -184,21 +184,27 @@ class Engine:
         session_id = decision.ctx.session_id if decision.ctx is not None else None
         if session_id and outcome.usage and not outcome.error:
             self.stores.sessions.record(session_id, outcome.usage, exchange.route.name)
-        if self.records is not None and decision.ctx is not None:
-            self._record(decision, exchange)
+        if self.records is not None:
+            self._record(decision, outcome.status, outcome.usage, outcome.error)
 
-    def _record(self, decision: Decision, exchange: Exchange) -> None:
-        ctx, outcome = decision.ctx, exchange.outcome
-        assert ctx is not None
+    def finish_failed(self, decision: Decision, status: int, error: str | None) -> None:
+        """After a routed request failed before any exchange (the upstream refused or could
+        not be reached): recorded too, since a replay should show where it was sent."""
+        if self.records is not None:
+            self._record(decision, status, None, error)
+
+    def _record(self, decision: Decision, status: int, usage: dict[str, Any] | None,
+                error: str | None) -> None:
+        ctx, records = decision.ctx, self.records
+        if ctx is None or records is None:
+            return
         at = ctx.now or datetime.datetime.now().astimezone()
         latency = (datetime.datetime.now(at.tzinfo) - at).total_seconds() * 1000
-        assert self.records is not None
-        self.records.write(build_record(
+        records.write(build_record(
             body=ctx.body, headers=ctx.headers, session_id=ctx.session_id, at=at,
             rule=decision.rule, route=decision.route.name, reason=_reason(decision, self.config),
             script_error=decision.script_error, subagent_tag=ctx.notes.get("subagent_tag"),
-            status=outcome.status, usage=outcome.usage,
-            latency_ms=latency, error=outcome.error,
+            status=status, usage=usage, latency_ms=latency, error=error,
         ))
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -166,6 +166,8 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
                             cache_read=usage.get("cache_read_input_tokens") or None,
                             stop=outcome.stop_reason)
             engine.finish(decision, exchange)
+        elif decision is not None:
+            engine.finish_failed(decision, status, line.get("error"))
         if ticket is not None:
             gateway.done(engine.config, ticket, decision=decision, exchange=exchange,
                          status=status, first_byte_s=first_byte_s, added_s=added_s)
