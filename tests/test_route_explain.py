@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ccr.context.records import build_record
 from tests.support.claude_code_requests import later_turn, local, shared
 from tests.support.route_helpers import (
@@ -33,6 +35,7 @@ def plain(tmp_path: Path) -> Path:
 # -- --now ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_now_switches_a_time_of_day_script_to_its_night_branch(tmp_path: Path) -> None:
     config = write_config(tmp_path, TIME_OF_DAY)
     night = route_rows(run_route(config, plain(tmp_path), args=(
@@ -43,6 +46,7 @@ def test_now_switches_a_time_of_day_script_to_its_night_branch(tmp_path: Path) -
     assert (day["rule"], day["route"]) == ("default", DEFAULT_ROUTE)
 
 
+@pytest.mark.slow
 def test_now_with_an_offset_is_read_in_the_scripts_timezone(tmp_path: Path) -> None:
     config = write_config(tmp_path, TIME_OF_DAY, options={"timezone": "+09:00"})
     # 18:30 UTC is 03:30 in Tokyo
@@ -51,6 +55,7 @@ def test_now_with_an_offset_is_read_in_the_scripts_timezone(tmp_path: Path) -> N
     assert row["route"] == NIGHT
 
 
+@pytest.mark.slow
 def test_now_without_an_offset_is_local_time(tmp_path: Path) -> None:
     config = write_config(tmp_path, TIME_OF_DAY)
     row = route_rows(run_route(config, plain(tmp_path), args=(
