@@ -63,7 +63,8 @@ def test_each_request_is_recorded_with_its_decision_and_outcome(
     assert first["outcome"]["latency_ms"] >= 0
     assert first["session_id"] == local("plain")["headers"]["X-Claude-Code-Session-Id"]
     assert datetime.datetime.fromisoformat(first["time"]).tzinfo is not None
-    assert second["body"]["messages"][-1]["content"][0]["type"] == "tool_result"
+    assert first["body"] == {**local("plain")["body"], "stream": False}  # as the client sent it
+    assert second["body"] == {**local("tool-result")["body"], "stream": True}
 
 
 def test_a_request_the_upstream_refused_is_recorded_with_its_status(
