@@ -93,3 +93,22 @@ def test_a_ledger_that_cannot_be_reached_costs_no_response(
     scrape = httpx.get(f"{ccr.base_url}/metrics").text
     assert metric_samples(scrape, "ccr_ledger_up") == {(("backend", "postgres"),): 0.0}
     assert "ccr@" not in json.dumps(health)  # the URL (and any password in it) stays out
+
+
+def test_ccr_status_says_when_the_state_store_is_degraded(
+        make_ccr: MakeCcr, fake: FakeUpstream, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from ccr.cli.main import app
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    ccr = make_ccr(fake_config(fake, STATE={"url": dead_redis}))
+    assert ask(ccr.base_url, None).status_code == 200  # served from local memory
+    path = tmp_path / "status-config.json"
+    path.write_text(json.dumps({"PORT": ccr.port}))
+    monkeypatch.setenv("CCR_HOME", str(tmp_path / "status-home"))
+    result = CliRunner().invoke(app, ["status", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "not answering" not in result.output
+    assert "state:" in result.output and "redis DEGRADED" in result.output
