@@ -113,6 +113,12 @@ class StateStore(ABC):
     async def number(self, key: str) -> float:
         """The number at ``key``, 0 when absent or expired."""
 
+    async def add_many(self, items: list[tuple[str, float, float | None]]) -> None:
+        """Several :meth:`add` calls (key, amount, ttl_s) in one round trip where the backend
+        allows (spend counters after each request)."""
+        for key, amount, ttl_s in items:
+            await self.add(key, amount, ttl_s)
+
     async def numbers(self, keys: list[str]) -> list[float]:
         """Several numbers at once (one round trip where the backend allows)."""
         return [await self.number(key) for key in keys]

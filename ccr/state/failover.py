@@ -163,6 +163,9 @@ class FailoverStore(StateStore):
     async def add(self, key: str, amount: float, ttl_s: float | None = None) -> float:
         return await self._run(lambda s: s.add(key, amount, ttl_s))
 
+    async def add_many(self, items: list[tuple[str, float, float | None]]) -> None:
+        await self._run(lambda s: s.add_many(items))
+
     async def number(self, key: str) -> float:
         return await self._run(lambda s: s.number(key))
 
