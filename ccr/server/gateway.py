@@ -157,6 +157,16 @@ class Gateway:
         session_id = session_id_from(headers, body)
         project = project_for(session_id) if (project_for and session_id) else None
         ticket = Ticket(identity, session_id, project)
+        try:
+            await self._admit(ticket, policy)
+        except ApiError as exc:  # refused: still one ledger row and one counted request
+            self.done(config, ticket, decision=None, exchange=None, status=exc.status,
+                      first_byte_s=None, added_s=None, rule="refused")
+            raise
+        return ticket
+
+    async def _admit(self, ticket: Ticket, policy: Policy) -> None:
+        identity = ticket.identity
         label = identity.client or "*"
         limits = policy.keys.limits_for(identity.client)
         if limits.rate is not None:
@@ -175,7 +185,6 @@ class Gateway:
         except BaseException:
             await self._release(ticket)
             raise
-        return ticket
 
     async def _slot(self, key: str, limit: int, policy: Policy,
                     identity: Identity) -> tuple[str, str]:
@@ -223,18 +232,21 @@ class Gateway:
     # -- after the answer ------------------------------------------------------------------------
 
     def done(self, config: Config, ticket: Ticket, *, decision: Any, exchange: Any,
-             status: int, first_byte_s: float | None, added_s: float | None) -> None:
+             status: int, first_byte_s: float | None, added_s: float | None,
+             rule: str | None = None) -> None:
         """Record the request (ledger, spend, session usage, metrics) without delaying the
-        response: the writes run in a background task."""
+        response: the writes run in a background task. ``rule`` names a request refused
+        before routing."""
         latency_ms = (time.monotonic() - ticket.started) * 1000
         task = asyncio.get_running_loop().create_task(self._record(
-            config, ticket, decision, exchange, status, latency_ms, first_byte_s, added_s))
+            config, ticket, decision, exchange, status, latency_ms, first_byte_s, added_s,
+            rule))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _record(self, config: Config, ticket: Ticket, decision: Any, exchange: Any,
                       status: int, latency_ms: float, first_byte_s: float | None,
-                      added_s: float | None) -> None:
+                      added_s: float | None, refused: str | None = None) -> None:
         try:
             await self._release(ticket)
             policy = self.policy(config)
@@ -244,7 +256,7 @@ class Gateway:
             usage = token_counts(outcome.usage if outcome is not None else None)
             cost = policy.prices.cost(route_name, usage) if outcome is not None else None
             project = getattr(getattr(decision, "ctx", None), "project", None) or ticket.project
-            rule = getattr(decision, "rule", None)
+            rule = getattr(decision, "rule", None) or refused
             row = UsageRow(
                 time=ticket.arrived, client=ticket.identity.client, session=ticket.session_id,
                 project=project, rule=rule, route=route_name,
