@@ -34,20 +34,23 @@ def slow(fake: FakeUpstream, seconds: float) -> None:
 def test_a_request_over_the_concurrency_limit_waits_for_a_slot(
         make_ccr: MakeCcr, fake: FakeUpstream) -> None:
     ccr = make_ccr(fake_config(fake, APIKEYS=KEYS))
-    slow(fake, 0.3)
+    slow(fake, 0.5)
+
+    def queued() -> float:
+        scrape = httpx.get(f"{ccr.base_url}/metrics", headers={"x-api-key": ALICE_KEY}).text
+        return metric_samples(scrape, "ccr_requests_queued")[()]
+
     with ThreadPoolExecutor(2) as pool:
         started = time.perf_counter()
         first = pool.submit(ask, ccr.base_url, ALICE_KEY)
-        time.sleep(0.05)
+        wait_for(lambda: len(fake.chat_requests) == 1)
         second = pool.submit(ask, ccr.base_url, ALICE_KEY)
-        time.sleep(0.1)
-        queued = metric_samples(httpx.get(f"{ccr.base_url}/metrics",
-                                          headers={"x-api-key": ALICE_KEY}).text,
-                                "ccr_requests_queued")
+        wait_for(lambda: queued() == 1.0)
+        assert len(fake.chat_requests) == 1  # the second waits for the first's slot
         assert first.result().status_code == 200 and second.result().status_code == 200
         elapsed = time.perf_counter() - started
-    assert queued == {(): 1.0}
-    assert elapsed >= 0.6  # one after the other, not side by side
+    assert queued() == 0.0
+    assert elapsed >= 1.0  # one after the other, not side by side
 
 
 def test_a_queued_request_gives_up_after_queue_timeout(
