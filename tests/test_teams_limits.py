@@ -59,7 +59,7 @@ def test_a_queued_request_gives_up_after_queue_timeout(
     slow(fake, 0.6)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(ask, ccr.base_url, ALICE_KEY)
-        time.sleep(0.15)
+        wait_for(lambda: len(fake.chat_requests) == 1)  # it holds the only slot
         refused = ask(ccr.base_url, ALICE_KEY)
         assert first.result().status_code == 200
     assert refused.status_code == 429
