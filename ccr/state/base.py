@@ -132,6 +132,11 @@ class StateStore(ABC):
         """Raise when the store cannot be reached (used to notice that it is back)."""
         return None
 
+    async def check(self) -> None:
+        """Find out now whether the store is reachable, so health is current even without
+        traffic (a no-op for stores that cannot go away)."""
+        return None
+
     async def start(self) -> None:
         """Connect (where there is anything to connect to)."""
         return None
