@@ -301,9 +301,9 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
 def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> None:
     if health is None:
         return
-    info["healthy"] = health.get("status") == "ok"
+    info["healthy"] = health.get("status") in ("ok", "degraded")
     for key in ("uptime_s", "version", "config", "requests", "errors", "reloads",
-                "reload_error", "scripts"):
+                "reload_error", "scripts", "state", "ledger"):
         if health.get(key) is not None or key == "reload_error":
             info[key] = health.get(key)
 
@@ -333,6 +333,10 @@ def _print_status(info: Mapping[str, Any]) -> None:
     rows.append(("started by", started_by))
     if info["code_sessions"]:
         rows.append(("ccr code", f"{info['code_sessions']} session(s) using it"))
+    for part in ("state", "ledger"):  # the shared state store and the usage ledger
+        detail = info.get(part)
+        if isinstance(detail, Mapping) and detail.get("status") == "degraded":
+            rows.append((part, f"{detail.get('backend')} DEGRADED: {detail.get('error')}"))
     if info["reload_error"]:
         rows.append(("reload error", f"{info['reload_error']} (still running the previous "
                      "config)"))
