@@ -17,6 +17,8 @@ class Stores:
     tokens: TokenCounter = field(default_factory=TokenCounter)
     sessions: SessionStore = field(default_factory=SessionStore)
     projects: ProjectLocator | None = None
+    #: ``<CCR_HOME>``, where opt-in records are written (None: nowhere to record).
+    home: Path | None = None
     #: Output limits learned from providers' 400s (see :mod:`ccr.context.output_limits`).
     output_limits: OutputLimits = field(default_factory=OutputLimits)
 
@@ -26,4 +28,4 @@ class Stores:
         folder) and project overrides under ``home``."""
         return cls(projects=ProjectLocator(
             claude_projects or Path.home() / ".claude" / "projects", home,
-        ))
+        ), home=home)

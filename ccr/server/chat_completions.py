@@ -101,7 +101,8 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         projects = engine.stores.projects
         ticket = await gateway.admit(engine.config, identity, body, request.headers,
-                                     projects.project_for if projects else None)
+                                     projects.project_for if projects else None,
+                                     want_spend=engine.script is not None)
         client_request = ClientRequest(
             body, request.headers, client=identity.client, session_usage=ticket.session_usage,
             router=gateway.policy(engine.config).client_router(engine.config, identity.client),
@@ -166,6 +167,8 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
                 line.update(input=usage.get("input_tokens"), output=usage.get("output_tokens"),
                             stop=outcome.stop_reason)
             engine.finish(decision, exchange)
+        elif decision is not None:
+            engine.finish_failed(decision, status, line.get("error"))
         if ticket is not None:
             gateway.done(engine.config, ticket, decision=decision, exchange=exchange,
                          status=status, first_byte_s=first_byte_s, added_s=added_s)
