@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.ccr_server import CcrServer
-from tests.support.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream, error
 from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.teams_helpers import (
     ADMIN_KEY,
@@ -60,6 +60,16 @@ def test_a_named_key_is_served_and_its_name_reaches_the_ledger(
     assert (row["input_tokens"], row["output_tokens"], row["status"]) == (12, 4, 200)
     assert row["route"] == "fake,fake-model" and row["cost_usd"] == 0.016
     assert ALICE_KEY not in str(row)
+
+
+def test_an_upstream_refusal_gets_a_ledger_row_with_its_status(
+        make_ccr: MakeCcr, fake: FakeUpstream) -> None:
+    ccr = make_ccr(team_config(fake))
+    fake.enqueue(error(429, {"error": {"message": "slow down", "type": "rate_limit"}}))
+    assert ask(ccr.base_url, ALICE_KEY, session="s-429").status_code == 429
+    [row] = wait_for(lambda: ledger_rows(ledger_of(ccr)))
+    assert (row["status"], row["route"], row["client"]) == (429, "fake,fake-model", "alice")
+    assert row["input_tokens"] == 0 and not row["cost_usd"]
 
 
 def test_an_unknown_key_is_refused_with_an_anthropic_error(
