@@ -257,3 +257,28 @@ def test_responses_are_not_held_up_by_recording(make_ccr: MakeCcr, fake: FakeUps
         assert ask(ccr.base_url, ALICE_KEY).status_code == 200
     assert (time.perf_counter() - started) / 20 < 0.25
     wait_for(lambda: len(ledger_rows(ledger_of(ccr))) == 21)
+
+
+def in_project(cwd: str) -> dict[str, Any]:
+    """A Messages body whose system prompt states Claude Code's working directory."""
+    return {"model": "claude-sonnet-4", "max_tokens": 64,
+            "system": [{"type": "text", "text": f"Primary working directory: {cwd}\n"}],
+            "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_a_project_budget_counts_and_refuses_per_project(
+        make_ccr: MakeCcr, fake: FakeUpstream) -> None:
+    budget = {"name": "per-project", "scope": "project", "period": "day", "usd": 0.016}
+    ccr = make_ccr(team_config(fake, BUDGETS=[budget]))
+    headers = {"x-api-key": ALICE_KEY, "anthropic-version": "2023-06-01"}
+
+    def post(cwd: str) -> httpx.Response:
+        return httpx.post(f"{ccr.base_url}/v1/messages", json=in_project(cwd), headers=headers,
+                          timeout=20)
+
+    assert post("/home/alice/webapp").status_code == 200
+    rows = wait_for(lambda: ledger_rows(ledger_of(ccr)))
+    assert rows[0]["project"] == "-home-alice-webapp"
+    refused = wait_for(lambda: (r := post("/home/alice/webapp")).status_code == 429 and r)
+    assert "project '-home-alice-webapp'" in refused.json()["error"]["message"]
+    assert post("/home/alice/other").status_code == 200

@@ -150,14 +150,15 @@ class Gateway:
     # -- before routing --------------------------------------------------------------------------
 
     async def admit(self, config: Config, identity: Identity, body: Mapping[str, Any],
-                    headers: Mapping[str, str], project_for: Any = None, *,
+                    headers: Mapping[str, str], locate: Any = None, *,
                     want_spend: bool = True) -> Ticket:
         """Limits, shared session usage, spend and budgets; raises a 429 when a limit or a
         refusing budget says no. ``want_spend=False`` (no router script to show it to) skips
-        reading spend unless a budget needs it."""
+        reading spend unless a budget needs it. ``locate(session_id, body)`` names the project
+        as routing will (the engine's project locator)."""
         policy = self.policy(config)
         session_id = session_id_from(headers, body)
-        project = project_for(session_id) if (project_for and session_id) else None
+        project = locate(session_id, body) if locate is not None else None
         ticket = Ticket(identity, session_id, project)
         try:
             await self._admit(ticket, policy, want_spend)

@@ -103,7 +103,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         _validate_messages_body(body)
         projects = engine.stores.projects
         ticket = await gateway.admit(engine.config, identity, body, request.headers,
-                                     projects.project_for if projects else None,
+                                     projects.locate if projects else None,
                                      want_spend=engine.script is not None)
         client_request = ClientRequest(
             body, request.headers, client=identity.client, session_usage=ticket.session_usage,
