@@ -18,6 +18,8 @@ from sanic.response import json as json_response
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, AuthenticationFailed, error_body
+from ccr.server.console import PREFIX as CONSOLE_PREFIX
+from ccr.server.console import console_blueprint
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
@@ -77,8 +79,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.on_request
     async def _authenticate(request: Request) -> None:
         key = state.config.apikey
-        if not key or request.path in _OPEN_PATHS:
-            return
+        if not key or request.path in _OPEN_PATHS or request.path.startswith(CONSOLE_PREFIX):
+            return  # the console checks its own admin token
         given = request.headers.get("x-api-key")
         if given is None:
             auth = request.headers.get("authorization", "")
@@ -154,6 +156,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _messages(request: Request) -> HTTPResponse | None:
         return await handle_messages(state, request)
 
+    app.blueprint(console_blueprint())
     return app
 
 

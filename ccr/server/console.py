@@ -1,0 +1,636 @@
+"""The web console's HTTP side: its static files and JSON API under ``/ui``.
+
+A security reviewer's checklist, in order of the guard below: loopback only (by address and by
+``Host``, against DNS rebinding) unless the server has an ``APIKEY``; an admin token separate
+from the clients' key (login sets an HttpOnly, SameSite=Strict session cookie, or a script
+sends the token as a Bearer header); a per-session CSRF token on every change; a strict
+Content-Security-Policy and no-store on every answer. No answer carries a provider key, every
+write is checked by the config loader first and is atomic with a backup, and the only log file
+read is ``<CCR_HOME>/logs/ccr.log``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanic import Blueprint, HTTPResponse, Request
+from sanic.response import json as json_response
+from sanic.response import raw, redirect
+
+from ccr import __version__
+from ccr.errors import ApiError
+from ccr.ui import STATIC_DIR, edits, requestlog, tryit
+from ccr.ui import configfile as cfgfile
+from ccr.ui.masking import PlaceholderError, scrub, secret_values
+from ccr.ui.token import ensure_token, token_matches
+from ccr.ui.usage import usage as usage_summary
+
+log = logging.getLogger("ccr")
+
+PREFIX = "/ui"
+COOKIE = "ccr_console"
+CSRF_HEADER = "x-csrf-token"
+#: A console session ends after this long without a request.
+SESSION_IDLE_S = 12 * 3600
+MAX_SESSIONS = 64
+#: The most request lines one poll of the live tail returns.
+MAX_TAIL_ROWS = 500
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "cache-control": "no-store",
+}
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
+          ".ico": "image/x-icon"}
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _static_files() -> dict[str, tuple[bytes, str]]:
+    """Every file shipped under ``static/`` by its relative name: the only files served."""
+    files = {}
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file() and path.suffix in _TYPES:
+            files[path.relative_to(STATIC_DIR).as_posix()] = (path.read_bytes(),
+                                                                _TYPES[path.suffix])
+    return files
+
+
+@dataclass
+class _Session:
+    csrf: str
+    token_id: str
+    last_seen: float = field(default_factory=time.monotonic)
+
+
+class Console:
+    """The console's own state: logged-in sessions, and a lock so writes never interleave."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, _Session] = {}
+        self.write_lock = asyncio.Lock()
+        self.static = _static_files()
+
+    def token(self, home: Path) -> str:
+        return ensure_token(home)
+
+    def login(self, token_id: str) -> tuple[str, _Session]:
+        self._expire()
+        while len(self.sessions) >= MAX_SESSIONS:
+            oldest = min(self.sessions, key=lambda sid: self.sessions[sid].last_seen)
+            del self.sessions[oldest]
+        sid = secrets.token_urlsafe(32)
+        session = _Session(csrf=secrets.token_urlsafe(32), token_id=token_id)
+        self.sessions[sid] = session
+        return sid, session
+
+    def session(self, sid: str | None, token_id: str) -> _Session | None:
+        if not sid:
+            return None
+        session = self.sessions.get(sid)
+        if session is None:
+            return None
+        if (time.monotonic() - session.last_seen > SESSION_IDLE_S
+                or session.token_id != token_id):  # expired, or the token was rotated
+            del self.sessions[sid]
+            return None
+        session.last_seen = time.monotonic()
+        return session
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for sid in [s for s, v in self.sessions.items() if now - v.last_seen > SESSION_IDLE_S]:
+            del self.sessions[sid]
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _is_loopback_ip(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _refuse(status: int, message: str, **extra: Any) -> HTTPResponse:
+    body = ApiError(message, status).to_body()
+    body.update(extra)
+    return json_response(body, status=status, headers=SECURITY_HEADERS)
+
+
+def _state(request: Request) -> Any:
+    return request.app.ctx.state
+
+
+def _config_path(state: Any) -> Path:
+    path = state.config.path
+    return Path(path) if path else state.home / "config.json"
+
+
+def _json(request: Request) -> dict[str, Any]:
+    try:
+        data = request.json
+    except Exception:
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError("the request body must be a JSON object", 400)
+    return data
+
+
+Handler = Callable[..., Awaitable[HTTPResponse]]
+
+
+def console_blueprint() -> Blueprint:
+    """A fresh console for one app (tests build many apps in one process)."""
+    bp = Blueprint(f"ccr_console_{secrets.token_hex(4)}", url_prefix=PREFIX)
+    console = Console()
+
+    # -- the guard ---------------------------------------------------------------------------
+
+    @bp.on_request
+    async def _guard(request: Request) -> HTTPResponse | None:
+        state = _state(request)
+        if not state.config.apikey:
+            if not _is_loopback_ip(request.ip or ""):
+                return _refuse(403, "the console answers only on loopback while the server has "
+                               "no APIKEY; set APIKEY in the config to reach it from elsewhere")
+            if _host_name(request.headers.get("host", "")) not in _LOOPBACK_NAMES:
+                return _refuse(403, "the console answers only to localhost, 127.0.0.1 or [::1] "
+                               "while the server has no APIKEY")
+        origin = request.headers.get("origin")
+        if origin and request.method not in _SAFE_METHODS:
+            expected = {f"http://{request.headers.get('host', '')}",
+                        f"https://{request.headers.get('host', '')}"}
+            if origin not in expected:
+                return _refuse(403, "cross-origin change refused")
+        path = request.path
+        if not path.startswith(f"{PREFIX}/api/") or path == f"{PREFIX}/api/login":
+            return None
+        token = await asyncio.to_thread(console.token, state.home)
+        token_id = _token_id(token)
+        bearer = request.headers.get("authorization", "")
+        if bearer[:7].lower() == "bearer ":
+            if token_matches(bearer[7:].strip(), token):
+                return None  # a script with the admin token: no cookie, so no CSRF to fear
+            return _refuse(401, "wrong admin token")
+        session = console.session(request.cookies.get(COOKIE), token_id)
+        if session is None:
+            return _refuse(401, "log in with the admin token (`ccr ui` prints it)")
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not token_matches(sent, session.csrf):
+                return _refuse(403, "missing or wrong CSRF token: reload the page")
+        request.ctx.console_session = session
+        return None
+
+    @bp.on_response
+    async def _headers(request: Request, response: HTTPResponse) -> None:
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+
+    # -- static files ------------------------------------------------------------------------
+
+    @bp.get("", name="root", strict_slashes=True)
+    async def _root(request: Request) -> HTTPResponse:
+        return redirect(f"{PREFIX}/")
+
+    @bp.get("/", name="index", strict_slashes=True)
+    async def _index(request: Request) -> HTTPResponse:
+        return _static("index.html")
+
+    @bp.get("/static/<name:path>", name="static")
+    async def _static_file(request: Request, name: str) -> HTTPResponse:
+        return _static(name)
+
+    def _static(name: str) -> HTTPResponse:
+        found = console.static.get(name)
+        if found is None:
+            return _refuse(404, "not found")
+        body, content_type = found
+        return raw(body, content_type=content_type, headers={"cache-control": "no-cache"})
+
+    # -- session -----------------------------------------------------------------------------
+
+    @bp.post("/api/login", name="login")
+    async def _login(request: Request) -> HTTPResponse:
+        state = _state(request)
+        if "application/json" not in request.headers.get("content-type", ""):
+            return _refuse(415, "send the token as JSON")
+        given = _json(request).get("token")
+        token = await asyncio.to_thread(console.token, state.home)
+        if not isinstance(given, str) or not token_matches(given.strip(), token):
+            await asyncio.sleep(0.2)  # no fast guessing (the token has 256 bits anyway)
+            return _refuse(401, "wrong admin token (`ccr ui` prints the right one)")
+        sid, session = console.login(_token_id(token))
+        response = json_response({"csrf": session.csrf}, headers=SECURITY_HEADERS)
+        response.add_cookie(COOKIE, sid, path=PREFIX, httponly=True, samesite="Strict",
+                            secure=request.scheme == "https", max_age=SESSION_IDLE_S)
+        return response
+
+    @bp.post("/api/logout", name="logout")
+    async def _logout(request: Request) -> HTTPResponse:
+        console.sessions.pop(request.cookies.get(COOKIE) or "", None)
+        response = json_response({"ok": True})
+        response.delete_cookie(COOKIE, path=PREFIX)
+        return response
+
+    @bp.get("/api/session", name="session")
+    async def _session(request: Request) -> HTTPResponse:
+        session = getattr(request.ctx, "console_session", None)
+        return json_response({"csrf": session.csrf if session else None})
+
+    # -- overview ----------------------------------------------------------------------------
+
+    @bp.get("/api/overview", name="overview")
+    async def _overview(request: Request) -> HTTPResponse:
+        return json_response(overview(_state(request)))
+
+    # -- providers and routes ----------------------------------------------------------------
+
+    @bp.get("/api/providers", name="providers")
+    async def _providers(request: Request) -> HTTPResponse:
+        state = _state(request)
+        path = _config_path(state)
+        data = await asyncio.to_thread(_readable_data, path)
+        from ccr.transformers.registry import names
+
+        return json_response({"config": str(path), "providers": edits.providers_view(data),
+                              "routes": edits.routes_of(data), "transformers": names()})
+
+    @bp.post("/api/providers", name="provider_add")
+    async def _provider_add(request: Request) -> HTTPResponse:
+        form = _json(request)
+        return await _edit(request, lambda data: edits.upsert_provider(data, form, original=None),
+                           f"provider {str(form.get('name', '')).strip()} added")
+
+    @bp.put("/api/providers/<name>", name="provider_edit")
+    async def _provider_edit(request: Request, name: str) -> HTTPResponse:
+        form = _json(request)
+        return await _edit(request, lambda data: edits.upsert_provider(data, form, original=name),
+                           f"provider {name} saved")
+
+    @bp.delete("/api/providers/<name>", name="provider_remove")
+    async def _provider_remove(request: Request, name: str) -> HTTPResponse:
+        return await _edit(request, lambda data: edits.remove_provider(data, name),
+                           f"provider {name} removed")
+
+    @bp.get("/api/routes", name="routes")
+    async def _routes(request: Request) -> HTTPResponse:
+        state = _state(request)
+        data = await asyncio.to_thread(_readable_data, _config_path(state))
+        return json_response({
+            "router": edits.router_view(data),
+            "routes": edits.routes_of(data),
+            "fallback": _redacted(data.get("fallback", data.get("Router", {}).get("fallback")
+                                            if isinstance(data.get("Router"), dict) else None)),
+            "overrides": await asyncio.to_thread(overrides, state.home, state.config),
+        })
+
+    @bp.post("/api/routes/check", name="routes_check")
+    async def _routes_check(request: Request) -> HTTPResponse:
+        form = _json(request)
+        path = _config_path(_state(request))
+
+        def check() -> dict[str, Any]:
+            data = cfgfile.editable_data(path)
+            edits.set_router(data, form.get("Router") or {})
+            try:
+                cfgfile.check_data(data, path, secret_values(data))
+            except cfgfile.SaveRefused as exc:
+                return {"ok": False, "message": exc.message, "problems": exc.problems}
+            return {"ok": True, "problems": []}
+
+        try:
+            return json_response(await asyncio.to_thread(check))
+        except cfgfile.SaveRefused as exc:
+            return _refuse(exc.status, exc.message, problems=exc.problems)
+
+    @bp.put("/api/routes", name="routes_save")
+    async def _routes_save(request: Request) -> HTTPResponse:
+        form = _json(request)
+        return await _edit(request, lambda data: edits.set_router(data, form.get("Router") or {}),
+                           "Router saved")
+
+    async def _edit(request: Request, change: Callable[[dict[str, Any]], object],
+                    what: str) -> HTTPResponse:
+        path = _config_path(_state(request))
+
+        def apply() -> dict[str, Any]:
+            data = cfgfile.editable_data(path)
+            try:
+                change(data)
+            except edits.EditError as exc:
+                raise cfgfile.SaveRefused(str(exc), [{"path": "", "message": str(exc)}]) from None
+            return cfgfile.save_data(path, data)
+
+        return await _write(request, apply, what)
+
+    async def _write(request: Request, apply: Callable[[], dict[str, Any]],
+                     what: str) -> HTTPResponse:
+        """Run one write under the lock, then have the server reload and report the result."""
+        async with console.write_lock:
+            try:
+                result = await asyncio.to_thread(apply)
+            except cfgfile.SaveRefused as exc:
+                return _refuse(exc.status, exc.message, problems=exc.problems)
+            result["message"] = what
+            result["reload"] = await _reload(request)
+        log.info("console: %s", what)
+        return json_response(result)
+
+    # -- the config file ---------------------------------------------------------------------
+
+    @bp.get("/api/config", name="config")
+    async def _config(request: Request) -> HTTPResponse:
+        path = _config_path(_state(request))
+
+        def read() -> dict[str, Any]:
+            disk = cfgfile.read_disk(path)
+            masked = disk.masked()
+            return {"path": str(path), "exists": disk.raw is not None, "text": masked.text,
+                    "version": masked.version, "backups": cfgfile.backups(path)}
+
+        try:
+            return json_response(await asyncio.to_thread(read))
+        except PlaceholderError as exc:
+            return _refuse(409, str(exc))
+
+    @bp.post("/api/config/check", name="config_check")
+    async def _config_check(request: Request) -> HTTPResponse:
+        form = _json(request)
+        path = _config_path(_state(request))
+        text, version = _text_form(form)
+        return json_response(await asyncio.to_thread(cfgfile.check_text, path, text, version))
+
+    @bp.put("/api/config", name="config_save")
+    async def _config_save(request: Request) -> HTTPResponse:
+        form = _json(request)
+        path = _config_path(_state(request))
+        text, version = _text_form(form)
+        return await _write(request, lambda: cfgfile.save_text(path, text, version),
+                            "config file saved")
+
+    @bp.get("/api/config/backups/<name>", name="backup")
+    async def _backup(request: Request, name: str) -> HTTPResponse:
+        path = _config_path(_state(request))
+        try:
+            return json_response(await asyncio.to_thread(cfgfile.backup_text, path, name))
+        except cfgfile.SaveRefused as exc:
+            return _refuse(exc.status, exc.message)
+
+    @bp.post("/api/config/restore", name="restore")
+    async def _restore(request: Request) -> HTTPResponse:
+        name = str(_json(request).get("name") or "")
+        path = _config_path(_state(request))
+        return await _write(request, lambda: cfgfile.restore_backup(path, name),
+                            f"backup {name} restored")
+
+    # -- the router script -------------------------------------------------------------------
+
+    @bp.get("/api/script", name="script")
+    async def _script(request: Request) -> HTTPResponse:
+        state = _state(request)
+        path = state.config.custom_router_path
+        text = None
+        if path:
+            try:
+                text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = None
+        script = state.runtime.script
+        return json_response({
+            "path": path, "text": text,
+            "load_error": getattr(script, "load_error", None),
+            "samples": tryit.SAMPLES,
+        })
+
+    @bp.put("/api/script", name="script_save")
+    async def _script_save(request: Request) -> HTTPResponse:
+        state = _state(request)
+        text = _json(request).get("text")
+        path = state.config.custom_router_path
+        if not path:
+            return _refuse(400, "no CUSTOM_ROUTER_PATH in the config: add it on the Config file "
+                           "page (e.g. \"CUSTOM_ROUTER_PATH\": \"custom_router.py\") first")
+        if not isinstance(text, str) or not text.strip():
+            return _refuse(400, "the script is empty")
+        problem = await script_problem(text, state)
+        if problem:
+            return _refuse(400, f"not saved: {problem}", problems=[{"path": "", "message":
+                                                                    problem}])
+        from ccr.config import write_text_atomic
+
+        async with console.write_lock:
+            backup = await asyncio.to_thread(write_text_atomic, path, text)
+        log.info("console: router script saved")
+        return json_response({"saved": path, "backup": backup.name if backup else None,
+                              "message": "router script saved; the server loads it on the "
+                              "next request"})
+
+    @bp.post("/api/script/try", name="script_try")
+    async def _script_try(request: Request) -> HTTPResponse:
+        form = _json(request)
+        state = _state(request)
+        session_input = form.get("session_input")
+        if not (isinstance(session_input, int) and not isinstance(session_input, bool)
+                and session_input >= 0):
+            session_input = None
+        draft = form.get("draft")
+        result = await tryit.dry_run(
+            state, form.get("request"), session_id=str(form.get("session_id") or "") or None,
+            session_input=session_input, draft=draft if isinstance(draft, str) else None)
+        return json_response(result)
+
+    # -- requests and usage ------------------------------------------------------------------
+
+    @bp.get("/api/requests", name="requests")
+    async def _requests(request: Request) -> HTTPResponse:
+        state = _state(request)
+        args = request.args
+        filters = requestlog.Filters(
+            session=args.get("session", "").strip(), route=args.get("route", "").strip(),
+            status=args.get("status", "").strip(), client=args.get("client", "").strip())
+        try:
+            limit = max(1, min(int(args.get("limit", "100")), MAX_TAIL_ROWS))
+        except ValueError:
+            limit = 100
+        path = requestlog.log_file(state.home)
+        cursor = requestlog.Cursor.decode(args.get("cursor"))
+        if cursor is None:
+            rows, after = await asyncio.to_thread(requestlog.tail, path, limit, filters.match)
+        else:
+            rows, after = await asyncio.to_thread(requestlog.read_since, path, cursor,
+                                                  filters.match)
+            rows = rows[-limit:]
+        return json_response({
+            "rows": rows, "cursor": after.encode() if after else None, "file": str(path),
+            "logging": bool(state.config.log),
+        })
+
+    @bp.get("/api/usage", name="usage")
+    async def _usage(request: Request) -> HTTPResponse:
+        state = _state(request)
+        path = requestlog.log_file(state.home)
+        return json_response(await asyncio.to_thread(usage_summary, state, state.home, path))
+
+    return bp
+
+
+def _text_form(form: dict[str, Any]) -> tuple[str, str | None]:
+    text = form.get("text")
+    if not isinstance(text, str):
+        raise ApiError("text: the config text is required", 400)
+    version = form.get("version")
+    return text, version if isinstance(version, str) else None
+
+
+def _readable_data(path: Path) -> dict[str, Any]:
+    """The config as written, or {} when it is missing or does not parse."""
+    try:
+        return cfgfile.editable_data(path)
+    except cfgfile.SaveRefused:
+        return {}
+
+
+def _redacted(value: Any) -> Any:
+    from ccr.config import redact
+
+    return redact(value) if value is not None else None
+
+
+async def _reload(request: Request) -> dict[str, Any]:
+    """Have the server load the file now and say how it went (the same as a file change)."""
+    state = _state(request)
+    watcher = getattr(request.app.ctx, "watcher", None)
+    if watcher is None:
+        return {"ok": None, "error": None,
+                "note": "this server does not watch its config file; restart it to apply"}
+    ok = await watcher.reload("saved in the console")
+    error = state.reload_error
+    secrets_now = secret_values(cfgfile.read_disk(_config_path(state)).data)
+    return {"ok": ok, "error": scrub(error, secrets_now) if error else None,
+            "reloads": state.reloads}
+
+
+async def script_problem(text: str, state: Any) -> str | None:
+    """Why ``text`` would not load as a router script (compiled in a short-lived sandbox)."""
+    import tempfile
+
+    from ccr.sandbox import RouterScript
+
+    with tempfile.TemporaryDirectory(prefix="ccr-check-") as folder:
+        path = Path(folder) / "custom_router.py"
+        path.write_text(text, encoding="utf-8")
+        async with RouterScript(str(path), workers=1) as script:
+            return script.load_error
+
+
+def overview(state: Any) -> dict[str, Any]:
+    """What the server knows about itself, for the Overview page (no keys, no URLs)."""
+    runtime = state.runtime
+    config = state.config
+    script = runtime.script
+    transformers = getattr(runtime, "transformers", None)
+    plugins = getattr(transformers, "plugins", ()) or ()
+    return {
+        "version": __version__,
+        "pid": os.getpid(),
+        "uptime_s": round(time.time() - state.stats.started_at, 1),
+        "requests": state.stats.requests,
+        "errors": state.stats.errors,
+        "reloads": state.reloads,
+        "reload_error": state.reload_error,
+        "config": str(config.path) if config.path else None,
+        "client_key": bool(config.apikey),
+        "log_enabled": bool(config.log),
+        "providers": [{"name": p.name, "models": list(p.models),
+                       "health": provider_health(state, p.name)} for p in config.providers],
+        "router_script": None if script is None else {
+            "path": str(script.path), "load_error": script.load_error,
+        },
+        "transformers": [{"name": p.name, "path": str(getattr(p.script, "path", "")),
+                          "load_error": getattr(p.script, "load_error", None)}
+                         for p in plugins],
+    }
+
+
+def provider_health(state: Any, name: str) -> dict[str, Any] | None:
+    """A provider's health and cooldown, when the server tracks them (read defensively)."""
+    for owner in (getattr(state, "runtime", None), state):
+        health = getattr(owner, "health", None)
+        if health is None:
+            continue
+        for reader in ("snapshot", "status", "get"):
+            fn = getattr(health, reader, None)
+            if callable(fn):
+                try:
+                    value = fn(name)
+                except Exception:
+                    return None
+                if isinstance(value, dict):
+                    return {str(k): v for k, v in value.items()
+                            if isinstance(v, str | int | float | bool | None)}
+                return None
+    return None
+
+
+def overrides(home: Path, config: Any) -> list[dict[str, Any]]:
+    """Project and session Router overrides under ``home``, each checked against the config."""
+    import json5
+
+    found = []
+    try:
+        folders = sorted(p for p in home.iterdir() if p.is_dir())
+    except OSError:
+        return []
+    for folder in folders:
+        if folder.name in ("logs", "plugins", "code-sessions") or folder.name.startswith("."):
+            continue
+        for file in sorted(folder.glob("*.json")):
+            try:
+                data = json5.loads(file.read_text(encoding="utf-8"))
+            except Exception:
+                continue
+            router = data.get("Router") if isinstance(data, dict) else None
+            if not isinstance(router, dict):
+                continue
+            problems = [f"{slot}: {value!r} is not a configured route"
+                        for slot, value in router.items()
+                        if isinstance(value, str) and "," in value
+                        and config.resolve(value) is None]
+            found.append({
+                "project": folder.name,
+                "session": None if file.name == "config.json" else file.stem,
+                "router": {k: v for k, v in router.items() if isinstance(v, str | int)},
+                "problems": problems,
+            })
+    return found
+
