@@ -32,6 +32,7 @@ from ccr.ui.masking import (
     fingerprint,
     mask_text,
     scrub,
+    scrub_assignments,
     secret_values,
     unmask_text,
 )
@@ -125,14 +126,17 @@ def check_text(path: Path, text: str, version: str | None) -> dict[str, Any]:
     """Validation as you type: the problems (none when it would load) and the diff."""
     disk = read_disk(path)
     shown = disk.masked()
-    result: dict[str, Any] = {"ok": True, "problems": [],
-                              "diff": unified_diff(shown.text, text)}
+    result: dict[str, Any] = {"ok": True, "problems": []}
+    typed: list[str] = []  # keys typed into the editor are not echoed back either
     try:
         _, data = parse_text(text, disk, version)
-        check_data(data, path, disk.secrets + secret_values(data))
+        typed = secret_values(data)
+        check_data(data, path, disk.secrets + typed)
     except SaveRefused as exc:
         result.update(ok=False, message=exc.message,
                       problems=exc.problems or [{"path": "", "message": exc.message}])
+    result["diff"] = unified_diff(shown.text,
+                                  scrub_assignments(scrub(text, disk.secrets + typed)))
     return result
 
 

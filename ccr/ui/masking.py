@@ -156,3 +156,21 @@ def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return redact_text(text)
+
+
+#: ``"api_key": "..."`` and the like in text that may not parse (an editor mid-edit).
+_SECRET_ASSIGNMENT = re.compile(
+    r"""(["']?[A-Za-z_]*(?:key|KEY|Key|token|TOKEN|Token|secret|SECRET|password|PASSWORD)"""
+    r"""["']?\s*:\s*)(["'])((?:(?!\2)[^\\\n]|\\.)*)\2""")
+
+
+def scrub_assignments(text: str) -> str:
+    """Secret-named string values in JSON5-ish text hidden, placeholders and ``$VAR`` kept."""
+
+    def hide(match: re.Match[str]) -> str:
+        value = match.group(3)
+        if not value or value.startswith(_PLACEHOLDER_START) or variable_name(value):
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}***{match.group(2)}"
+
+    return _SECRET_ASSIGNMENT.sub(hide, text)
