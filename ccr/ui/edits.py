@@ -103,8 +103,8 @@ def upsert_provider(data: dict[str, Any], form: Mapping[str, Any], *,
             entry["transformer"] = transformer
         else:
             raise EditError("transformer: a JSON object like {\"use\": [\"deepseek\"]}")
-    ordered: dict[str, Any] = {k: entry[k] for k in ("name", "api_base_url", "api_key", "models", "transformer")
-               if k in entry}
+    first = ("name", "api_base_url", "api_key", "models", "transformer")
+    ordered: dict[str, Any] = {k: entry[k] for k in first if k in entry}
     ordered.update({k: v for k, v in entry.items() if k not in ordered})
     if existing is None:
         providers.append(ordered)
