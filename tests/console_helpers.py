@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from ccr.config import load_config
-from ccr.server.state import Runtime
+from ccr.engine.engine import Engine
 from ccr.ui.token import ensure_token
 from tests.ccr_server import CcrServer
 
@@ -30,7 +30,8 @@ class ConsoleServer(CcrServer):
     def __init__(self, config_path: Path, home: Path) -> None:
         super().__init__({}, home)
         self.config_path = config_path
-        self.state.runtime = Runtime.build(load_config(config_path))
+        self.state.engine = Engine.build(load_config(config_path),
+                                         stores=self.state.engine.stores)
 
     @property
     def token(self) -> str:

@@ -425,7 +425,7 @@ def console_blueprint() -> Blueprint:
                 text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 text = None
-        script = state.runtime.script
+        script = state.engine.script
         return json_response({
             "path": path, "text": text,
             "load_error": getattr(script, "load_error", None),
@@ -465,7 +465,7 @@ def console_blueprint() -> Blueprint:
             session_input = None
         draft = form.get("draft")
         result = await tryit.dry_run(
-            state, form.get("request"), session_id=str(form.get("session_id") or "") or None,
+            state.engine, form.get("request"), session_id=str(form.get("session_id") or "") or None,
             session_input=session_input, draft=draft if isinstance(draft, str) else None)
         return json_response(result)
 
@@ -555,10 +555,10 @@ async def script_problem(text: str, state: Any) -> str | None:
 
 def overview(state: Any) -> dict[str, Any]:
     """What the server knows about itself, for the Overview page (no keys, no URLs)."""
-    runtime = state.runtime
+    engine = state.engine
     config = state.config
-    script = runtime.script
-    transformers = getattr(runtime, "transformers", None)
+    script = engine.script
+    transformers = getattr(engine, "transformers", None)
     plugins = getattr(transformers, "plugins", ()) or ()
     return {
         "version": __version__,
@@ -584,7 +584,7 @@ def overview(state: Any) -> dict[str, Any]:
 
 def provider_health(state: Any, name: str) -> dict[str, Any] | None:
     """A provider's health and cooldown, when the server tracks them (read defensively)."""
-    for owner in (getattr(state, "runtime", None), state):
+    for owner in (getattr(state, "engine", None), state):
         health = getattr(owner, "health", None)
         if health is None:
             continue

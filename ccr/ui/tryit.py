@@ -1,21 +1,21 @@
 """The router script's "try it": a dry run of one request through the server's own routing.
 
-It builds the request context and calls the decision exactly as the server does (and as
-``ccr route --dry-run`` does), so what it shows is what the server would do; a draft of the
-script can be tried in its own short-lived sandbox before it is saved.
+It calls the running engine's own ``route()``, as the server and ``ccr route --dry-run`` do,
+so what it shows is what the server would do; a draft of the script can be tried in its own
+short-lived sandbox before it is saved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from ccr.context.sessions import SessionUsage
+from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError
-from ccr.routing.decide import decide
-from ccr.routing.prepare import build_context
 
 #: Sample requests offered on the page: one per built-in rule (Claude Code's shapes, small).
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -78,38 +78,34 @@ def split_request(item: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return body, {str(k): str(v) for k, v in headers.items()}
 
 
-async def dry_run(state: Any, item: Any, *, session_id: str | None = None,
+async def dry_run(engine: Any, item: Any, *, session_id: str | None = None,
                   session_input: int | None = None, draft: str | None = None,
                   ) -> dict[str, Any]:
     """Route ``item`` as the server would; with ``draft``, through that script text instead."""
     started = time.perf_counter()
-    runtime = state.runtime
-    config = runtime.config
     result: dict[str, Any] = {"route": None, "rule": None, "explanation": None, "error": None,
                               "script_error": None, "script_ms": None, "prints": "",
                               "warnings": [], "token_count": None, "session_id": None,
                               "project": None, "script": "draft" if draft is not None else (
-                                  "saved" if runtime.script is not None else None)}
+                                  "saved" if engine.script is not None else None)}
     try:
         body, headers = split_request(item)
-        ctx = build_context(body, headers, router=config.router, tokens=state.tokens,
-                            projects=state.projects, router_for=runtime.router_for,
-                            session_id=session_id or None)
-        if session_input is not None:
-            ctx.session_usage = SessionUsage(input_tokens=session_input, turns=1)
-        result.update(token_count=ctx.token_count, session_id=ctx.session_id,
-                      project=ctx.project)
+        request = ClientRequest(
+            body=body, headers=headers, session_id=session_id or None,
+            session_usage=(SessionUsage(input_tokens=session_input, turns=1)
+                           if session_input is not None else None))
         if draft is not None:
-            decision = await _decide_with_draft(ctx, runtime, draft)
+            decision = await _route_with_draft(engine, request, draft)
         else:
-            decision = await decide(ctx, config, script=runtime.script,
-                                    script_config=runtime.script_config)
+            decision = await engine.route(request)
+        ctx = decision.ctx
         route = decision.route.name
         reason = getattr(decision, "reason", None)
         result.update(
             route=route, rule=decision.rule, script_error=decision.script_error,
             script_ms=round(decision.script_ms, 3) if decision.script_ms is not None else None,
             prints=decision.script_output, warnings=list(decision.warnings),
+            token_count=ctx.token_count, session_id=ctx.session_id, project=ctx.project,
             explanation=reason if isinstance(reason, str) and reason else explain(
                 decision.rule, route, ctx, ctx.router.longContextThreshold),
         )
@@ -124,10 +120,11 @@ async def dry_run(state: Any, item: Any, *, session_id: str | None = None,
     return result
 
 
-async def _decide_with_draft(ctx: Any, runtime: Any, draft: str) -> Any:
+async def _route_with_draft(engine: Any, request: ClientRequest, draft: str) -> Any:
+    """The engine's own ``route()``, on a copy of the engine whose script is the draft."""
     from ccr.sandbox import RouterScript
 
-    current = runtime.script
+    current = engine.script
     with tempfile.TemporaryDirectory(prefix="ccr-try-") as folder:
         path = Path(folder) / "custom_router.py"
         path.write_text(draft, encoding="utf-8")
@@ -139,5 +136,5 @@ async def _decide_with_draft(ctx: Any, runtime: Any, draft: str) -> Any:
         async with script:
             if script.load_error:
                 raise ValueError(f"the draft does not load: {script.load_error}")
-            return await decide(ctx, runtime.config, script=script,
-                                script_config=runtime.script_config)
+            trial = dataclasses.replace(engine, script=script, _owns_upstream=False)
+            return await trial.route(request)
