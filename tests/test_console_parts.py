@@ -1,0 +1,263 @@
+"""The console's rules on their own: how keys are shown and hidden, the admin token file, the
+request log reader, usage totals and the provider form's edits."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import json5
+import pytest
+
+from ccr.logs import request_line
+from ccr.ui import edits, requestlog
+from ccr.ui.masking import (
+    PlaceholderError,
+    key_display,
+    mask_text,
+    scrub_assignments,
+    secret_values,
+    unmask_text,
+)
+from ccr.ui.token import ensure_token, read_token, rotate_token, token_matches
+from ccr.ui.usage import cost_of, summarize
+
+KEY = "sk-live-0123456789abcdef"
+
+CONFIG_TEXT = f"""{{
+  // keys below
+  "APIKEY": "client-secret-value-99",
+  "Providers": [
+    {{"name": "a", "api_base_url": "https://user:pa55word@proxy.example/v1/chat/completions",
+      "api_key": "{KEY}", "models": ["m"]}},
+    {{"name": "b", "api_base_url": "http://127.0.0.1:1/v1", "api_key": "$B_KEY", "models": ["m"]}},
+  ],
+  "Router": {{"default": "a,m"}},
+}}
+"""
+
+
+# -- keys on screen ----------------------------------------------------------------------------
+
+
+def test_a_literal_key_is_shown_as_set_with_its_last_four() -> None:
+    assert key_display(KEY, {}) == {"kind": "literal", "variable": None, "set": True,
+                                    "last4": "cdef", "text": "set …cdef"}
+
+
+def test_a_short_key_is_shown_as_set_only() -> None:
+    assert key_display("abc123", {})["text"] == "set"
+
+
+def test_a_variable_key_says_whether_the_variable_is_set() -> None:
+    assert key_display("$B_KEY", {})["text"] == "$B_KEY (NOT SET)"
+    assert key_display("${B_KEY}", {"B_KEY": KEY})["text"] == "$B_KEY (set …cdef)"
+
+
+def test_no_key_is_shown_as_no_key() -> None:
+    assert key_display(None, {})["kind"] == "none"
+    assert key_display("  ", {})["text"] == "no key"
+
+
+# -- the config editor's placeholders -----------------------------------------------------
+
+
+def test_secrets_are_keys_the_client_key_and_url_credentials_but_not_variables() -> None:
+    found = secret_values(json5.loads(CONFIG_TEXT))
+    assert KEY in found and "client-secret-value-99" in found
+    assert any("pa55word" in s for s in found)
+    assert "$B_KEY" not in found
+
+
+def test_masked_text_keeps_comments_and_hides_every_secret() -> None:
+    masked = mask_text(CONFIG_TEXT, json5.loads(CONFIG_TEXT))
+    assert "// keys below" in masked.text
+    for secret in (KEY, "client-secret-value-99", "pa55word"):
+        assert secret not in masked.text
+    assert "***secret" in masked.text and "$B_KEY" in masked.text
+
+
+def test_unmasking_the_untouched_text_gives_the_file_back() -> None:
+    masked = mask_text(CONFIG_TEXT, json5.loads(CONFIG_TEXT))
+    assert unmask_text(masked.text, masked) == CONFIG_TEXT
+
+
+def test_an_edit_around_the_placeholders_keeps_the_keys() -> None:
+    masked = mask_text(CONFIG_TEXT, json5.loads(CONFIG_TEXT))
+    edited = masked.text.replace('"default": "a,m"', '"default": "b,m"')
+    restored = unmask_text(edited, masked)
+    assert KEY in restored and '"default": "b,m"' in restored
+
+
+def test_a_damaged_placeholder_is_refused_rather_than_saved_as_a_key() -> None:
+    masked = mask_text(CONFIG_TEXT, json5.loads(CONFIG_TEXT))
+    with pytest.raises(PlaceholderError):
+        unmask_text(masked.text.replace("***secret 1", "***secret 1 x", 1), masked)
+
+
+def test_a_placeholder_number_that_stands_for_nothing_is_refused() -> None:
+    masked = mask_text(CONFIG_TEXT, json5.loads(CONFIG_TEXT))
+    with pytest.raises(PlaceholderError):
+        unmask_text(masked.text + '\n"x": "***secret 99***"', masked)
+
+
+def test_keys_typed_into_text_that_does_not_parse_are_hidden() -> None:
+    text = '{"api_key": "sk-typed-secret", "apiKey": \'another\', "x": "$VAR", broken'
+    assert scrub_assignments(text) == '{"api_key": "***", "apiKey": \'***\', "x": "$VAR", broken'
+
+
+# -- the admin token -------------------------------------------------------------------------
+
+
+def test_the_token_is_created_once_owner_only_and_then_reused(tmp_path: Path) -> None:
+    token = ensure_token(tmp_path)
+    assert len(token) >= 43
+    assert stat.S_IMODE((tmp_path / "ui-token").stat().st_mode) == 0o600
+    assert ensure_token(tmp_path) == token == read_token(tmp_path)
+
+
+def test_a_rotated_token_replaces_the_old_one_owner_only(tmp_path: Path) -> None:
+    old = ensure_token(tmp_path)
+    new = rotate_token(tmp_path)
+    assert new != old and read_token(tmp_path) == new
+    assert stat.S_IMODE((tmp_path / "ui-token").stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["ui-token"]
+
+
+def test_a_too_short_token_file_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "ui-token").write_text("short\n")
+    assert len(ensure_token(tmp_path)) >= 43
+
+
+def test_an_empty_token_never_matches() -> None:
+    assert not token_matches("", "")
+    assert not token_matches(None, "x" * 43)
+    assert token_matches("x" * 43, "x" * 43)
+
+
+def test_the_token_file_is_never_readable_by_others_even_for_a_moment(tmp_path: Path) -> None:
+    old_mask = os.umask(0)
+    try:
+        ensure_token(tmp_path)
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE((tmp_path / "ui-token").stat().st_mode) == 0o600
+
+
+# -- the request log -----------------------------------------------------------------------------
+
+
+def record(when: str, **fields: object) -> str:
+    return f"{when},001 INFO {request_line({'path': '/v1/messages', **fields})}"
+
+
+def test_a_request_line_parses_back_into_its_fields() -> None:
+    row = requestlog.parse_line(record("2026-12-06 07:00:01", session="s", route="a,m",
+                                       rule="think", tokens=12, status=502, ms=3.5,
+                                       error="upstream said: no way"))
+    assert row is not None
+    assert row["route"] == "a,m" and row["status"] == 502 and row["ms"] == 3.5
+    assert row["error"] == "upstream said: no way" and row["time"] == "2026-12-06T07:00:01.001"
+
+
+def test_other_log_lines_are_not_request_lines() -> None:
+    assert requestlog.parse_line("2026-12-06 07:00:01,001 INFO config reloaded") is None
+    assert requestlog.parse_line("    path=/v1/messages status=200") is None  # continuation
+
+
+@pytest.mark.parametrize(("status", "want", "matches"), [
+    (200, "ok", True), (200, "error", False), (429, "error", True), (429, "4xx", True),
+    (503, "4xx", False), (503, "503", True),
+])
+def test_status_filters(status: int, want: str, matches: bool) -> None:
+    assert requestlog.Filters(status=want).match({"status": status}) is matches
+
+
+def test_the_tail_continues_after_its_cursor_and_restarts_on_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "ccr.log"
+    log.write_text(record("2026-12-06 07:00:01", route="a,m", status=200) + "\n")
+    rows, cursor = requestlog.tail(log, 10, lambda r: True)
+    assert len(rows) == 1 and cursor is not None
+    with log.open("a") as f:
+        f.write(record("2026-12-06 07:00:02", route="b,m", status=200) + "\n")
+        f.write(record("2026-12-06 07:00:03", route="c,m", status=200))  # still being written
+    rows, cursor = requestlog.read_since(log, cursor, lambda r: True)
+    assert [r["route"] for r in rows] == ["b,m"]
+    log.rename(tmp_path / "ccr.log.1")
+    log.write_text(record("2026-12-06 07:00:04", route="d,m", status=200) + "\n")
+    assert cursor is not None
+    rows, _ = requestlog.read_since(log, cursor, lambda r: True)
+    assert [r["route"] for r in rows] == ["d,m"]
+
+
+def test_a_missing_log_gives_no_rows_and_no_cursor(tmp_path: Path) -> None:
+    assert requestlog.tail(tmp_path / "ccr.log", 5, lambda r: True) == ([], None)
+
+
+# -- usage ---------------------------------------------------------------------------------------
+
+
+def test_cost_uses_statusline_prices_per_route_or_model() -> None:
+    prices = {"m": {"input": 1.0, "output": 2.0, "cache_read": 0.1}}
+    row = {"route": "a,m", "input": 1_000_000, "output": 500_000, "cache_read": 1_000_000}
+    assert cost_of(row, prices) == pytest.approx(1.0 + 1.0 + 0.1)
+    assert cost_of({"route": "a,other", "input": 5}, prices) is None
+
+
+def test_usage_is_grouped_by_route_provider_and_day() -> None:
+    rows = [{"route": "a,m", "day": "2026-12-05", "input": 10, "output": 1},
+            {"route": "a,n", "day": "2026-12-06", "input": 20, "output": 2},
+            {"route": "b,m", "day": "2026-12-06", "input": 5, "output": 0},
+            {"status": 400}]
+    summary = summarize(rows, None)
+    assert summary["totals"]["requests"] == 3 and summary["totals"]["tokens"] == 38
+    assert [(p["key"], p["tokens"]) for p in summary["provider"]] == [("a", 33), ("b", 5)]
+    assert [d["key"] for d in summary["day"]] == ["2026-12-05", "2026-12-06"]
+    assert summary["project"] == []
+
+
+# -- the provider form ---------------------------------------------------------------------------
+
+
+def test_a_new_provider_is_appended_with_its_fields_in_order() -> None:
+    data: dict[str, object] = {"Providers": []}
+    edits.upsert_provider(data, {"name": " x ", "api_base_url": "http://h/v1",
+                                 "api_key": "$X_KEY", "models": "m1, m2,"}, original=None)
+    assert data["Providers"] == [{"name": "x", "api_base_url": "http://h/v1",
+                                  "api_key": "$X_KEY", "models": ["m1", "m2"]}]
+
+
+def test_a_duplicate_provider_name_is_refused() -> None:
+    data = {"Providers": [{"name": "X", "models": ["m"]}]}
+    with pytest.raises(edits.EditError, match="already exists"):
+        edits.upsert_provider(data, {"name": "x", "models": ["m"]}, original=None)
+
+
+def test_renaming_a_provider_keeps_the_router_pointing_at_it() -> None:
+    data = {"Providers": [{"name": "old", "api_key": KEY, "models": ["m"]}],
+            "Router": {"default": "old,m", "think": "other,m"}}
+    edits.upsert_provider(data, {"name": "new", "api_base_url": "u", "models": ["m"]},
+                          original="old")
+    assert data["Router"] == {"default": "new,m", "think": "other,m"}
+    assert data["Providers"][0]["api_key"] == KEY
+
+
+def test_clearing_the_key_removes_it() -> None:
+    data = {"Providers": [{"name": "p", "api_key": KEY, "models": ["m"]}]}
+    edits.upsert_provider(data, {"name": "p", "api_base_url": "u", "models": ["m"],
+                                 "clear_key": True}, original="p")
+    assert "api_key" not in data["Providers"][0]
+
+
+def test_the_providers_view_never_holds_a_key_or_url_credentials() -> None:
+    data = json5.loads(CONFIG_TEXT)
+    shown = str(edits.providers_view(data, {"B_KEY": KEY}))
+    assert KEY not in shown and "pa55word" not in shown
+    assert "set …cdef" in shown and "$B_KEY (set …cdef)" in shown
+
+
+def test_an_empty_router_slot_is_removed() -> None:
+    data = {"Router": {"default": "a,m", "think": "a,m"}}
+    edits.set_router(data, {"think": "", "longContextThreshold": "70000"})
+    assert data["Router"] == {"default": "a,m", "longContextThreshold": 70000}
