@@ -43,6 +43,8 @@ CSRF_HEADER = "x-csrf-token"
 #: A console session ends after this long without a request.
 SESSION_IDLE_S = 12 * 3600
 MAX_SESSIONS = 64
+#: How long a save waits for the server to reload the file (it checks once a second).
+RELOAD_WAIT_S = 5.0
 #: The most request lines one poll of the live tail returns.
 MAX_TAIL_ROWS = 500
 
@@ -357,12 +359,14 @@ def console_blueprint() -> Blueprint:
                      what: str) -> HTTPResponse:
         """Run one write under the lock, then have the server reload and report the result."""
         async with console.write_lock:
+            state = _state(request)
+            before = (state.engine, state.reload_error)
             try:
                 result = await asyncio.to_thread(apply)
             except cfgfile.SaveRefused as exc:
                 return _refuse(exc.status, exc.message, problems=exc.problems)
             result["message"] = what
-            result["reload"] = await _reload(request)
+            result["reload"] = await _reload(request, before)
         log.info("console: %s", what)
         return json_response(result)
 
@@ -526,17 +530,25 @@ def _redacted(value: Any) -> Any:
     return redact(value) if value is not None else None
 
 
-async def _reload(request: Request) -> dict[str, Any]:
-    """Have the server load the file now and say how it went (the same as a file change)."""
+async def _reload(request: Request, before: tuple[Any, Any]) -> dict[str, Any]:
+    """How the server took the saved file: the config watcher reloads it (as it does any edit of
+    the file), and the answer waits for that instead of loading the file a second time."""
     state = _state(request)
     watcher = getattr(request.app.ctx, "watcher", None)
     if watcher is None:
         return {"ok": None, "error": None,
                 "note": "this server does not watch its config file; restart it to apply"}
-    ok = await watcher.reload("saved in the console")
+    engine_before, error_before = before
+    deadline = time.monotonic() + RELOAD_WAIT_S
+    while state.engine is engine_before and (state.reload_error is None
+                                             or state.reload_error is error_before):
+        if time.monotonic() > deadline:
+            return {"ok": None, "error": None,
+                    "note": "saved; the server has not reloaded it yet (see the Overview page)"}
+        await asyncio.sleep(0.05)
     error = state.reload_error
     secrets_now = secret_values(cfgfile.read_disk(_config_path(state)).data)
-    return {"ok": ok, "error": scrub(error, secrets_now) if error else None,
+    return {"ok": error is None, "error": scrub(error, secrets_now) if error else None,
             "reloads": state.reloads}
 
 
