@@ -152,6 +152,22 @@ def expect(locator: Any) -> Any:
     return playwright_expect(locator)
 
 
+def ensure_provider(server: ServeProcess, home: Path, fake: FakeUpstream) -> None:
+    """The fake provider and the default route, through the API, for tests run on their own
+    (the first test adds them by hand in the browser)."""
+    from ccr.ui.token import ensure_token
+
+    api = httpx.Client(base_url=f"{server.url}/ui/api/", trust_env=False, timeout=20,
+                       headers={"authorization": f"Bearer {ensure_token(home)}"})
+    with api:
+        if not api.get("providers").json()["providers"]:
+            assert api.post("providers", json={
+                "name": "fake", "api_base_url": fake.chat_url, "api_key": SECRET_KEY,
+                "models": ["fake-model", "fake-model-large"]}).status_code == 200
+            assert api.put("routes", json={"Router": {"default": "fake,fake-model"}}
+                           ).status_code == 200
+
+
 def go(page: Any, name: str) -> None:
     page.click(f"#nav a[data-page={name}]")
     page.wait_for_selector(f"#page[data-page={name}]")
@@ -251,7 +267,8 @@ def test_an_invalid_config_edit_shows_the_error_and_leaves_the_file_untouched(
 
 
 def test_the_config_text_is_saved_with_its_comments_and_keys_kept(
-        page: Any, server: ServeProcess, home: Path) -> None:
+        page: Any, server: ServeProcess, home: Path, fake: FakeUpstream) -> None:
+    ensure_provider(server, home, fake)
     log_in(page, server, home)
     go(page, "config")
     page.wait_for_selector("[data-testid=config-valid]")
@@ -267,7 +284,8 @@ def test_the_config_text_is_saved_with_its_comments_and_keys_kept(
 
 
 def test_the_router_script_try_it_shows_the_decision(page: Any, server: ServeProcess,
-                                                     home: Path) -> None:
+                                                     home: Path, fake: FakeUpstream) -> None:
+    ensure_provider(server, home, fake)
     log_in(page, server, home)
     go(page, "script")
     assert "def router" in page.input_value("#script-text")
@@ -280,6 +298,8 @@ def test_the_router_script_try_it_shows_the_decision(page: Any, server: ServePro
     assert "router script returned" in page.inner_text("[data-testid=decision-why]")
     assert page.inner_text("[data-testid=decision-prints]").startswith("saw ")
     shot(page, "09-script")
+    page.set_viewport_size({"width": 1280, "height": 1400})  # the whole card, no scrolling
+    page.locator(".card:has(#try-run)").screenshot(path=str(SCREENSHOTS / "09-try-it.png"))
 
 
 def test_requests_without_the_token_or_with_a_wrong_csrf_token_are_refused(
