@@ -503,3 +503,23 @@ def test_usage_without_a_ledger_comes_from_the_log_with_a_note(
                                   "output": 150, "cache_read": 0, "tokens": 1650, "cost": None}
     assert [d["key"] for d in answer["day"]] == ["2026-12-05", "2026-12-06"]
     assert answer["provider"][0]["requests"] == 3
+
+
+def test_with_an_apikey_the_console_answers_to_any_host_name(config_path: Path,
+                                                            home: Path) -> None:
+    """Behind HOST 0.0.0.0 (which needs APIKEY) the page loads by the machine's name."""
+    write_config(config_path, base_config(APIKEY=CLIENT_KEY))
+    with ConsoleServer(config_path, home) as server:
+        page = httpx.get(f"{server.base_url}/ui/", headers={"host": "devbox.lan:3456"},
+                         trust_env=False)
+    assert page.status_code == 200
+    assert 'src="static/app.js"' in page.text  # relative: works under any host name
+
+
+def test_a_body_that_is_not_json_is_a_clear_400(session: tuple[httpx.Client, str]) -> None:
+    client, csrf = session
+    answer = client.put("routes", content=b"{not json", headers={
+        "x-csrf-token": csrf, "content-type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == "the request body must be a JSON object"
+    assert "content-security-policy" in answer.headers

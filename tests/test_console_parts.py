@@ -261,3 +261,70 @@ def test_an_empty_router_slot_is_removed() -> None:
     data = {"Router": {"default": "a,m", "think": "a,m"}}
     edits.set_router(data, {"think": "", "longContextThreshold": "70000"})
     assert data["Router"] == {"default": "a,m", "longContextThreshold": 70000}
+
+
+class _Total:
+    def __init__(self, key: str | None, requests: int, tokens: int, cost: float) -> None:
+        self.key = key
+        self._values = {"key": key, "requests": requests, "input_tokens": tokens,
+                        "output_tokens": 1, "cache_read_tokens": 0, "cache_write_tokens": 0,
+                        "cost_usd": cost, "errors": 0}
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self._values)
+
+
+class _LedgerStore:
+    """The shape of the team gateway's ledger store: ``await totals(by=group)``."""
+
+    async def totals(self, *, since: float | None = None,
+                     by: str | None = None) -> list[_Total]:
+        if by is None:
+            return [_Total(None, 3, 30, 0.5)]
+        return [_Total(f"{by}-1", 2, 20, 0.4), _Total(None, 1, 10, 0.1)]
+
+
+async def test_usage_comes_from_the_ledger_when_the_server_has_one(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from ccr.ui.usage import usage
+
+    app_ctx = SimpleNamespace(gateway=SimpleNamespace(ledger=SimpleNamespace(
+        store=_LedgerStore())))
+    answer = await usage(app_ctx, SimpleNamespace(), tmp_path / "ccr.log")
+    assert answer["source"] == "ledger" and answer["note"] is None
+    assert answer["totals"] == {"requests": 3, "input": 30, "output": 1, "cache_read": 0,
+                                "tokens": 31, "cost": 0.5}
+    assert answer["route"] == [{"key": "route-1", "requests": 2, "input": 20, "output": 1,
+                                "cache_read": 0, "tokens": 21, "cost": 0.4}]
+    assert [r["key"] for r in answer["project"]] == ["project-1"]
+
+
+async def test_a_ledger_that_cannot_be_read_falls_back_to_the_log_and_says_so(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from ccr.ui.usage import usage
+
+    class Down:
+        async def totals(self, **_: object) -> list[object]:
+            raise ConnectionError("postgres is down")
+
+    app_ctx = SimpleNamespace(gateway=SimpleNamespace(ledger=SimpleNamespace(store=Down())))
+    state = SimpleNamespace(config=SimpleNamespace(raw={}))
+    answer = await usage(app_ctx, state, tmp_path / "ccr.log")
+    assert answer["source"] == "log"
+    assert answer["note"].startswith("The usage ledger cannot be read now (ConnectionError)")
+
+
+@pytest.mark.parametrize(("raw", "apikey", "keyed"), [
+    ({}, None, False), ({}, "k", True), ({"APIKEYS": [{"name": "a", "key": "k"}]}, None, True),
+    ({"ADMIN_KEY": "$A"}, None, True), ({"APIKEYS": []}, None, False),
+])
+def test_the_console_leaves_loopback_only_when_clients_need_a_key(
+        raw: dict[str, object], apikey: str | None, keyed: bool) -> None:
+    from types import SimpleNamespace
+
+    from ccr.server.console import has_client_keys
+
+    assert has_client_keys(SimpleNamespace(raw=raw, apikey=apikey)) is keyed

@@ -142,6 +142,13 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def has_client_keys(config: Any) -> bool:
+    """Whether the server asks clients for a key (``APIKEY``, named ``APIKEYS`` or an
+    ``ADMIN_KEY``): only then may the console answer beyond loopback."""
+    raw = getattr(config, "raw", {}) or {}
+    return bool(config.apikey or raw.get("APIKEYS") or raw.get("ADMIN_KEY"))
+
+
 def _refuse(status: int, message: str, **extra: Any) -> HTTPResponse:
     body = ApiError(message, status).to_body()
     body.update(extra)
@@ -180,7 +187,7 @@ def console_blueprint() -> Blueprint:
     @bp.on_request
     async def _guard(request: Request) -> HTTPResponse | None:
         state = _state(request)
-        if not state.config.apikey:
+        if not has_client_keys(state.config):
             if not _is_loopback_ip(request.ip or ""):
                 return _refuse(403, "the console answers only on loopback while the server has "
                                "no APIKEY; set APIKEY in the config to reach it from elsewhere")
@@ -502,8 +509,8 @@ def console_blueprint() -> Blueprint:
     @bp.get("/api/usage", name="usage")
     async def _usage(request: Request) -> HTTPResponse:
         state = _state(request)
-        path = requestlog.log_file(state.home)
-        return json_response(await asyncio.to_thread(usage_summary, state, state.home, path))
+        return json_response(await usage_summary(request.app.ctx, state,
+                                                 requestlog.log_file(state.home)))
 
     return bp
 

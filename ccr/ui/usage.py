@@ -7,6 +7,7 @@ which source it used, so the page can say so.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -97,37 +98,58 @@ def _add(target: dict[str, Any], row: Mapping[str, Any], cost: float | None) -> 
         target["cost"] = round((target["cost"] or 0.0) + cost, 6)
 
 
-def ledger_rows(state: Any) -> Iterable[Mapping[str, Any]] | None:
-    """The ledger's rows when the server has a ledger that can list them, else None.
-
-    Read defensively: the ledger is optional, and a row needs ``route`` plus any of ``day``,
-    ``project``, ``input``, ``output``, ``cache_read``.
-    """
-    ledger = getattr(state, "ledger", None)
-    rows = getattr(ledger, "usage_rows", None)
-    if not callable(rows):
-        return None
-    try:
-        return list(rows())
-    except Exception:
-        return None
+#: The groups the Usage page shows, as the ledger names them.
+GROUPS = ("route", "provider", "project", "day")
 
 
-def usage(state: Any, home: Path, log_path: Path) -> dict[str, Any]:
-    prices = None
+def ledger_store(app_ctx: Any) -> Any:
+    """The server's usage ledger store, when it has one that can sum usage (read defensively:
+    the ledger is optional and lives with the team gateway)."""
+    writer = getattr(getattr(app_ctx, "gateway", None), "ledger", None)
+    store = getattr(writer, "store", None)
+    return store if callable(getattr(store, "totals", None)) else None
+
+
+def _from_total(total: Any) -> dict[str, Any]:
+    values = total.as_dict() if callable(getattr(total, "as_dict", None)) else dict(total)
+    tokens = {name: int(values.get(field) or 0) for name, field in (
+        ("input", "input_tokens"), ("output", "output_tokens"),
+        ("cache_read", "cache_read_tokens"))}
+    return {"key": values.get("key"), "requests": int(values.get("requests") or 0), **tokens,
+            "tokens": sum(tokens.values()), "cost": values.get("cost_usd")}
+
+
+async def from_ledger(store: Any) -> dict[str, Any]:
+    """Totals straight from the ledger's own grouping."""
+    [total] = await store.totals()
+    groups = {}
+    for group in GROUPS:
+        groups[group] = [_from_total(t) for t in await store.totals(by=group)
+                         if t.key not in (None, "")]
+    totals = _from_total(total)
+    totals.pop("key")
+    return {"source": "ledger", "note": None, "priced": True, "totals": totals, **groups}
+
+
+async def usage(app_ctx: Any, state: Any, log_path: Path) -> dict[str, Any]:
+    store = ledger_store(app_ctx)
+    note = "No usage ledger yet: "
+    if store is not None:
+        try:
+            return await from_ledger(store)
+        except Exception as exc:  # a ledger that is down must not break the page
+            note = f"The usage ledger cannot be read now ({type(exc).__name__}): "
     try:
         section = state.config.raw.get("StatusLine")
         prices = section.get("prices") if isinstance(section, Mapping) else None
     except AttributeError:
         prices = None
-    rows = ledger_rows(state)
-    if rows is not None:
-        return {"source": "ledger", "note": None, **summarize(rows, prices)}
+    rows = await asyncio.to_thread(lambda: list(all_rows(log_path)))
     return {
         "source": "log",
-        "note": ("No usage ledger yet: these numbers come from the request log "
-                 f"({log_path.name} under {home / 'logs'}), which holds no project and rotates "
-                 "at 10 MB, so older requests are not counted."),
+        "note": (note + "these numbers come from the request log ("
+                 f"{log_path}), which holds no project and rotates at 10 MB, so older requests "
+                 "are not counted."),
         "priced": bool(prices),
-        **summarize(all_rows(log_path), prices),
+        **summarize(rows, prices),
     }
