@@ -523,3 +523,26 @@ def test_a_body_that_is_not_json_is_a_clear_400(session: tuple[httpx.Client, str
     assert answer.status_code == 400
     assert answer.json()["error"]["message"] == "the request body must be a JSON object"
     assert "content-security-policy" in answer.headers
+
+
+def test_fallback_lists_are_saved_from_the_routes_form(session: tuple[httpx.Client, str],
+                                                       config_path: Path) -> None:
+    answer = change(session, "PUT", "routes", {
+        "Router": {"default": "fake,small"},
+        "fallback": {"default": "fake,big, fake,small", "think": ""}})
+    assert answer.status_code == 200, answer.text
+    assert json.loads(config_path.read_text())["fallback"] == {"default": ["fake,big",
+                                                                           "fake,small"]}
+    shown = session[0].get("routes").json()
+    assert shown["fallback"] == {"default": ["fake,big", "fake,small"]}
+    change(session, "PUT", "routes", {"Router": {}, "fallback": {"default": ""}})
+    assert "fallback" not in json.loads(config_path.read_text())
+
+
+def test_a_fallback_list_for_an_unknown_rule_is_refused(session: tuple[httpx.Client, str],
+                                                        config_path: Path) -> None:
+    before = config_path.read_bytes()
+    answer = change(session, "PUT", "routes", {"fallback": {"sometimes": "fake,big"}})
+    assert answer.status_code == 400
+    assert "unknown rule" in answer.json()["error"]["message"]
+    assert config_path.read_bytes() == before

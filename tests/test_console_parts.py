@@ -328,3 +328,30 @@ def test_the_console_leaves_loopback_only_when_clients_need_a_key(
     from ccr.server.console import has_client_keys
 
     assert has_client_keys(SimpleNamespace(raw=raw, apikey=apikey)) is keyed
+
+
+def test_provider_health_is_read_from_the_engines_resilience_state() -> None:
+    from types import SimpleNamespace
+
+    from ccr.server.console import provider_health
+
+    class Health:
+        def status(self, providers: list[tuple[str, tuple[str | None, ...]]],
+                   ) -> list[dict[str, object]]:
+            return [{"provider": name, "state": "cooling", "cooldown_s": 12.5,
+                     "keys": [{"key": "…abcd"}]} for name, _ in providers]
+
+    engine = SimpleNamespace(config=None, resilience=SimpleNamespace(
+        health=Health(), providers=lambda config: [("a", (None,))]))
+    assert provider_health(engine) == {"a": {"state": "cooling", "cooldown_s": 12.5}}
+    assert provider_health(SimpleNamespace(config=None)) == {}
+
+
+def test_fallback_lists_are_set_per_rule_and_removed_when_emptied() -> None:
+    data: dict[str, object] = {}
+    edits.set_fallback(data, {"default": "a,m, b,m", "think": ["c,m"]})
+    assert data["fallback"] == {"default": ["a,m", "b,m"], "think": ["c,m"]}
+    edits.set_fallback(data, {"default": "", "think": None})
+    assert "fallback" not in data
+    with pytest.raises(edits.EditError, match="unknown rule"):
+        edits.set_fallback(data, {"weekends": "a,m"})

@@ -318,8 +318,8 @@ def console_blueprint() -> Blueprint:
         return json_response({
             "router": edits.router_view(data),
             "routes": edits.routes_of(data),
-            "fallback": _redacted(data.get("fallback", data.get("Router", {}).get("fallback")
-                                            if isinstance(data.get("Router"), dict) else None)),
+            "fallback": edits.fallback_view(data),
+            "fallback_keys": edits.FALLBACK_KEYS,
             "overrides": await asyncio.to_thread(overrides, state.home, state.config),
         })
 
@@ -330,7 +330,11 @@ def console_blueprint() -> Blueprint:
 
         def check() -> dict[str, Any]:
             data = cfgfile.editable_data(path)
-            edits.set_router(data, form.get("Router") or {})
+            try:
+                _apply_routes(data, form)
+            except edits.EditError as exc:
+                return {"ok": False, "message": str(exc),
+                        "problems": [{"path": "", "message": str(exc)}]}
             try:
                 cfgfile.check_data(data, path, secret_values(data))
             except cfgfile.SaveRefused as exc:
@@ -345,8 +349,7 @@ def console_blueprint() -> Blueprint:
     @bp.put("/api/routes", name="routes_save")
     async def _routes_save(request: Request) -> HTTPResponse:
         form = _json(request)
-        return await _edit(request, lambda data: edits.set_router(data, form.get("Router") or {}),
-                           "Router saved")
+        return await _edit(request, lambda data: _apply_routes(data, form), "routes saved")
 
     async def _edit(request: Request, change: Callable[[dict[str, Any]], object],
                     what: str) -> HTTPResponse:
@@ -523,18 +526,21 @@ def _text_form(form: dict[str, Any]) -> tuple[str, str | None]:
     return text, version if isinstance(version, str) else None
 
 
+def _apply_routes(data: dict[str, Any], form: dict[str, Any]) -> None:
+    """The Routes page's form: Router slots, and fallback lists when it sends them."""
+    router = form.get("Router")
+    edits.set_router(data, router if isinstance(router, dict) else {})
+    fallback = form.get("fallback")
+    if isinstance(fallback, dict):
+        edits.set_fallback(data, fallback)
+
+
 def _readable_data(path: Path) -> dict[str, Any]:
     """The config as written, or {} when it is missing or does not parse."""
     try:
         return cfgfile.editable_data(path)
     except cfgfile.SaveRefused:
         return {}
-
-
-def _redacted(value: Any) -> Any:
-    from ccr.config import redact
-
-    return redact(value) if value is not None else None
 
 
 async def _reload(request: Request, before: tuple[Any, Any]) -> dict[str, Any]:
@@ -579,6 +585,7 @@ def overview(state: Any) -> dict[str, Any]:
     script = engine.script
     transformers = getattr(engine, "transformers", None)
     plugins = getattr(transformers, "plugins", ()) or ()
+    health = provider_health(engine)
     return {
         "version": __version__,
         "pid": os.getpid(),
@@ -591,7 +598,7 @@ def overview(state: Any) -> dict[str, Any]:
         "client_key": bool(config.apikey),
         "log_enabled": bool(config.log),
         "providers": [{"name": p.name, "models": list(p.models),
-                       "health": provider_health(state, p.name)} for p in config.providers],
+                       "health": health.get(p.name)} for p in config.providers],
         "router_script": None if script is None else {
             "path": str(script.path), "load_error": script.load_error,
         },
@@ -601,24 +608,25 @@ def overview(state: Any) -> dict[str, Any]:
     }
 
 
-def provider_health(state: Any, name: str) -> dict[str, Any] | None:
-    """A provider's health and cooldown, when the server tracks them (read defensively)."""
-    for owner in (getattr(state, "engine", None), state):
-        health = getattr(owner, "health", None)
-        if health is None:
-            continue
-        for reader in ("snapshot", "status", "get"):
-            fn = getattr(health, reader, None)
-            if callable(fn):
-                try:
-                    value = fn(name)
-                except Exception:
-                    return None
-                if isinstance(value, dict):
-                    return {str(k): v for k, v in value.items()
-                            if isinstance(v, str | int | float | bool | None)}
-                return None
-    return None
+def provider_health(engine: Any) -> dict[str, dict[str, Any]]:
+    """Each provider's health and cooldown by name, when the engine tracks them (read
+    defensively: ``engine.resilience.health.status(...)``; only plain values, never keys)."""
+    resilience = getattr(engine, "resilience", None)
+    health = getattr(resilience, "health", None)
+    status = getattr(health, "status", None)
+    providers = getattr(resilience, "providers", None)
+    if not callable(status) or not callable(providers):
+        return {}
+    try:
+        rows = status(providers(engine.config))
+    except Exception:
+        return {}
+    found = {}
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict) and isinstance(row.get("provider"), str):
+            found[row["provider"]] = {str(k): v for k, v in row.items() if k != "provider"
+                                      and isinstance(v, str | int | float | bool | None)}
+    return found
 
 
 def overrides(home: Path, config: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ file has; the result is checked by the loader before it is written (see ``config
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,8 @@ from ccr.config import ROUTE_SLOTS, redact, redact_text
 from ccr.ui.masking import key_display
 
 ROUTER_KEYS = (*ROUTE_SLOTS, "longContextThreshold")
+#: The rules a ``fallback`` list may be keyed by (CCR v2's Router slots, then ccr's own rules).
+FALLBACK_KEYS = (*ROUTE_SLOTS, "explicit", "subagent", "custom")
 
 
 class EditError(ValueError):
@@ -167,3 +170,43 @@ def routes_of(data: dict[str, Any]) -> list[str]:
             found += [f"{provider.get('name')},{m}" for m in provider["models"]
                       if isinstance(m, str)]
     return found
+
+
+def fallback_view(data: dict[str, Any]) -> dict[str, list[str]]:
+    """The ``fallback`` lists as written (CCR v2: rule → routes tried when the route fails)."""
+    fallback = data.get("fallback")
+    if not isinstance(fallback, dict):
+        return {}
+    return {str(k): [r for r in v if isinstance(r, str)] for k, v in fallback.items()
+            if isinstance(v, list)}
+
+
+def _clean_routes(value: Any) -> list[str]:
+    """Routes from a list, or from text separated by spaces, new lines, ``;`` or ``, ``
+    (a route has a comma of its own: ``provider,model``)."""
+    if isinstance(value, str):
+        value = re.split(r"[\s;]+|,\s+", value)
+    if not isinstance(value, list):
+        raise EditError("fallback: a list of provider,model routes")
+    return [r.strip().strip(",") for r in value if isinstance(r, str) and r.strip().strip(",")]
+
+
+def set_fallback(data: dict[str, Any], form: Mapping[str, Any]) -> None:
+    """Replace the fallback lists the form names (a list, or comma-separated text; empty
+    removes it; no lists left removes ``fallback``)."""
+    fallback = data.get("fallback")
+    if not isinstance(fallback, dict):
+        fallback = {}
+    for key, value in form.items():
+        if key not in FALLBACK_KEYS:
+            raise EditError(f"fallback.{key}: unknown rule (fallback lists are keyed by "
+                            f"{', '.join(FALLBACK_KEYS)})")
+        routes = _clean_routes(value) if value is not None else []
+        if routes:
+            fallback[key] = routes
+        else:
+            fallback.pop(key, None)
+    if fallback:
+        data["fallback"] = fallback
+    else:
+        data.pop("fallback", None)

@@ -48,7 +48,7 @@ export async function overviewPage(main) {
 
 function health(value) {
   if (!value) return h("span", { class: "muted" }, "not tracked");
-  const bad = value.cooldown || value.healthy === false || value.state === "cooling";
+  const bad = (value.state && value.state !== "ok") || value.healthy === false || value.cooldown_s > 0;
   return h("span", { class: `badge ${bad ? "bad" : "ok"}` },
     Object.entries(value).map(([k, v]) => `${k}: ${v}`).join(", "));
 }

@@ -13,20 +13,31 @@ export async function routesPage(main) {
   const messages = {};
   const list = h("datalist", { id: "route-options" }, data.routes.map((r) => h("option", { value: r })));
 
+  const fallbackInputs = {};
+  const fallbackMessages = {};
+  const fallbackKeys = data.fallback_keys.filter((k) => SLOTS.includes(k) || data.fallback[k]);
+
   function collect() {
     const router = {};
     for (const slot of SLOTS) router[slot] = inputs[slot].value.trim();
     router.longContextThreshold = inputs.longContextThreshold.value.trim();
-    return { Router: router };
+    const fallback = {};
+    for (const key of fallbackKeys) fallback[key] = fallbackInputs[key].value.trim();
+    return { Router: router, fallback };
+  }
+
+  function mark(prefix, els, msgs, problems) {
+    for (const [key, el] of Object.entries(msgs)) {
+      const mine = problems.filter((p) => p.path === `${prefix}.${key}` || (p.path || "").startsWith(`${prefix}.${key}[`));
+      el.textContent = mine.map((p) => p.message).join("; ");
+      els[key].classList.toggle("invalid", mine.length > 0);
+    }
   }
 
   function show(problems) {
-    for (const [slot, el] of Object.entries(messages)) {
-      const mine = problems.filter((p) => p.path === `Router.${slot}`);
-      el.textContent = mine.map((p) => p.message).join("; ");
-      inputs[slot].classList.toggle("invalid", mine.length > 0);
-    }
-    const others = problems.filter((p) => !(p.path || "").startsWith("Router."));
+    mark("Router", inputs, messages, problems);
+    mark("fallback", fallbackInputs, fallbackMessages, problems);
+    const others = problems.filter((p) => !(p.path || "").startsWith("Router.") && !(p.path || "").startsWith("fallback."));
     clear(status, others.length ? [h("p", { class: "error" }, "Other problems in the config:"), problemList(others)] : null);
   }
 
@@ -50,9 +61,20 @@ export async function routesPage(main) {
     return h("div", {}, h("label", { for: `slot-${slot}` }, slot), inputs[slot], messages[slot]);
   });
 
-  const save = h("button", { type: "submit", id: "routes-save" }, "Save Router");
+  const fallbackFields = fallbackKeys.map((key) => {
+    fallbackInputs[key] = h("input", { id: `fallback-${key}`, value: (data.fallback[key] || []).join(", "),
+      placeholder: "provider,model provider,model", oninput: check });
+    fallbackMessages[key] = h("div", { class: "error", "data-testid": `fallback-error-${key}` });
+    return h("div", {}, h("label", { for: `fallback-${key}` }, key), fallbackInputs[key], fallbackMessages[key]);
+  });
+
+  const save = h("button", { type: "submit", id: "routes-save" }, "Save routes");
   const form = h("form", { class: "card", id: "routes-form" }, h("h2", {}, "Router"), list,
-    h("div", { class: "row" }, fields), h("div", { class: "actions" }, save), status);
+    h("div", { class: "row" }, fields),
+    h("h2", {}, "Fallback lists"),
+    h("p", { class: "muted" }, "Tried in order when a rule's route fails before anything reached the client (a rule without its own list uses default's)."),
+    h("div", { class: "row" }, fallbackFields),
+    h("div", { class: "actions" }, save), status);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
@@ -68,9 +90,6 @@ export async function routesPage(main) {
   clear(main,
     h("h1", {}, "Routes"),
     form,
-    h("div", { class: "card" }, h("h2", {}, "Fallback lists"),
-      data.fallback ? h("pre", {}, JSON.stringify(data.fallback, null, 2))
-        : h("p", { class: "muted" }, "None configured (edit them on the Config file page).")),
     h("div", { class: "card" }, h("h2", {}, "Project and session overrides"),
       h("p", { class: "muted" }, "<CCR_HOME>/<project>/config.json and <CCR_HOME>/<project>/<session>.json replace the Router for that work."),
       data.overrides.length ? table([
