@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,9 +172,6 @@ def _json(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError("the request body must be a JSON object", 400)
     return data
-
-
-Handler = Callable[..., Awaitable[HTTPResponse]]
 
 
 def console_blueprint() -> Blueprint:

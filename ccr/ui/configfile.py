@@ -10,7 +10,6 @@ anything that fails leaves the file as it was. The text editor saves the user's 
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from ccr.errors import ConfigError
 from ccr.ui.masking import (
     MaskedText,
     PlaceholderError,
-    fingerprint,
     mask_text,
     scrub,
     scrub_assignments,
@@ -224,12 +222,3 @@ def restore_backup(path: Path, name: str) -> dict[str, Any]:
     new_backup = write_text_atomic(path, disk.raw)
     return {"saved": str(path), "restored": name,
             "backup": new_backup.name if new_backup else None}
-
-
-def version_of(path: Path) -> str:
-    disk = read_disk(path)
-    return fingerprint(disk.raw if disk.raw is not None else EMPTY_CONFIG)
-
-
-def pretty(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)

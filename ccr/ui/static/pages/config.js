@@ -17,7 +17,9 @@ export async function configPage(main) {
     const answer = await api("POST", "config/check", { text: editor.value, version });
     editor.classList.toggle("invalid", !answer.ok);
     clear(state, answer.ok ? h("p", { class: "ok", "data-testid": "config-valid" }, "Valid: the server would load this.")
-      : [h("p", { class: "error", "data-testid": "config-invalid" }, answer.message || "Not valid"), problemList(answer.problems)]);
+      : [h("p", { class: "error", "data-testid": "config-invalid" },
+        answer.problems && answer.problems.length ? "Not valid: the server would not load this." : answer.message),
+        problemList(answer.problems)]);
     if (withDiff) clear(diff, h("h2", {}, "Changes against the file on disk"), diffView(answer.diff));
     return answer;
   }
@@ -34,7 +36,9 @@ export async function configPage(main) {
       clear(diff);
       clear(result, reloadNote(saved));
     } catch (err) {
-      clear(result, h("p", { class: "error", "data-testid": "save-error" }, `Not saved: ${err.message}`), problemList(err.problems));
+      clear(result, h("p", { class: "error", "data-testid": "save-error" },
+        err.problems.length ? "Not saved (the file is unchanged):" : `Not saved (the file is unchanged): ${err.message}`),
+        problemList(err.problems));
     }
   }
 
@@ -71,7 +75,8 @@ export async function configPage(main) {
     h("div", { class: "card" }, editor, state,
       h("div", { class: "actions" },
         h("button", { type: "button", class: "quiet", id: "config-diff", onclick: () => check(true) }, "Check and show diff"),
-        h("button", { type: "button", id: "config-save", onclick: save }, "Save")),
+        h("button", { type: "button", id: "config-save", onclick: save }, "Save"),
+        h("button", { type: "button", class: "quiet", id: "config-reload", onclick: () => configPage(main) }, "Reload from disk")),
       result, diff),
     h("div", { class: "card" }, h("h2", {}, "Backups"), backups));
   await check(false);
