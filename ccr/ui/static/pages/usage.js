@@ -19,7 +19,7 @@ function chart(rows, title) {
   const bar = 18;
   const width = 600;
   const label = 190;
-  const el = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${top.length * (bar + 6) + 4}`, width: "100%", role: "img", "aria-label": title });
+  const el = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${top.length * (bar + 6) + 4}`, width, height: top.length * (bar + 6) + 4, role: "img", "aria-label": title });
   top.forEach((r, i) => {
     const y = i * (bar + 6) + 2;
     const w = Math.max(1, ((width - label - 80) * r.tokens) / max);
