@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sanic import Sanic
 
 from ccr.config import load_config
 from ccr.engine.engine import Engine
@@ -32,6 +33,14 @@ class ConsoleServer(CcrServer):
         self.config_path = config_path
         self.state.engine = Engine.build(load_config(config_path),
                                          stores=self.state.engine.stores)
+
+    def start(self) -> ConsoleServer:
+        super().start()
+        # Saves wait for the config watcher's reload: check the file often, so tests are quick.
+        for app in Sanic._app_registry.values():
+            if getattr(app.ctx, "state", None) is self.state and app.ctx.watcher is not None:
+                app.ctx.watcher.interval_s = 0.05
+        return self
 
     @property
     def token(self) -> str:
