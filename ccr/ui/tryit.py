@@ -100,14 +100,14 @@ async def dry_run(engine: Any, item: Any, *, session_id: str | None = None,
             decision = await engine.route(request)
         ctx = decision.ctx
         route = decision.route.name
-        reason = getattr(decision, "reason", None)
+        reason = getattr(decision, "reason", None)  # a script may say why, with its route
         result.update(
             route=route, rule=decision.rule, script_error=decision.script_error,
             script_ms=round(decision.script_ms, 3) if decision.script_ms is not None else None,
             prints=decision.script_output, warnings=list(decision.warnings),
             token_count=ctx.token_count, session_id=ctx.session_id, project=ctx.project,
-            explanation=reason if isinstance(reason, str) and reason else explain(
-                decision.rule, route, ctx, ctx.router.longContextThreshold),
+            explanation=explain(decision.rule, route, ctx, ctx.router.longContextThreshold)
+            + (f": {reason}" if isinstance(reason, str) and reason else ""),
         )
         if decision.script_error:
             result["explanation"] += (" (the router script failed, so the built-in rules "

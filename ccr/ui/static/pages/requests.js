@@ -4,9 +4,10 @@ import { api } from "../api.js";
 import { clear, fmt, h } from "../dom.js";
 
 const COLUMNS = [
-  ["time", "Time"], ["route", "Route"], ["rule", "Rule"], ["status", "Status"],
+  ["time", "Time"], ["route", "Route"], ["rule", "Rule"], ["reason", "Why"], ["status", "Status"],
   ["tokens", "Tokens"], ["input", "In"], ["output", "Out"], ["ms", "ms"],
-  ["fallback", "Fallback"], ["client", "Client"], ["session", "Session"],
+  ["fallback_from", "Fell back from"], ["attempts", "Tries"], ["client", "Client"],
+  ["session", "Session"],
 ];
 const MAX_ROWS = 500;
 
