@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_helpers import CcrHome
+from tests.support.cli_helpers import CcrHome
 
 pytestmark = pytest.mark.slow
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from ccr.config import list_backups
 from ccr.logs import request_line
-from tests.console_helpers import CLIENT_KEY, SECRET_KEY, ConsoleServer, write_config
+from tests.support.console_helpers import CLIENT_KEY, SECRET_KEY, ConsoleServer, write_config
 
 ROUTER_SCRIPT = '''
 def router(req, config):
@@ -490,7 +491,10 @@ def test_the_request_tail_ignores_any_path_it_is_given(session: tuple[httpx.Clie
 
 
 def test_usage_without_a_ledger_comes_from_the_log_with_a_note(
-        session: tuple[httpx.Client, str], home: Path) -> None:
+        config_path: Path, home: Path) -> None:
+    write_config(config_path, base_config(LEDGER={"enabled": False}))
+    server = ConsoleServer(config_path, home).start()
+    session = server.login()
     log = home / "logs" / "ccr.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(
@@ -503,6 +507,33 @@ def test_usage_without_a_ledger_comes_from_the_log_with_a_note(
                                   "output": 150, "cache_read": 0, "tokens": 1650, "cost": None}
     assert [d["key"] for d in answer["day"]] == ["2026-12-05", "2026-12-06"]
     assert answer["provider"][0]["requests"] == 3
+    session[0].close()
+    server.stop()
+
+
+def test_usage_comes_from_the_servers_ledger(config_path: Path, home: Path) -> None:
+    from tests.support.fake_upstream import FakeUpstream
+
+    with FakeUpstream() as fake:
+        config = base_config()
+        config["Providers"][0]["api_base_url"] = fake.chat_url
+        write_config(config_path, config)
+        with ConsoleServer(config_path, home) as server:
+            client, _ = server.login()
+            sent = httpx.post(f"{server.base_url}/v1/messages", trust_env=False, json={
+                "model": "claude-sonnet-4-5", "max_tokens": 20,
+                "messages": [{"role": "user", "content": "hi"}]})
+            assert sent.status_code == 200, sent.text
+            deadline = time.monotonic() + 5
+            while True:  # the ledger writes its rows in the background
+                answer = client.get("usage").json()
+                if answer["route"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            client.close()
+    assert answer["source"] == "ledger" and answer["note"] is None
+    assert [(r["key"], r["requests"]) for r in answer["route"]] == [("fake,small", 1)]
+    assert answer["provider"][0]["key"] == "fake" and answer["totals"]["requests"] == 1
 
 
 def test_with_an_apikey_the_console_answers_to_any_host_name(config_path: Path,

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console_helpers import SECRET_KEY, write_config
-from tests.fake_upstream import FakeUpstream
-from tests.serve_process import ServeProcess
+from tests.support.console_helpers import SECRET_KEY, write_config
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.serve_process import ServeProcess
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "console"
@@ -239,9 +239,14 @@ def test_log_in_add_a_provider_route_to_it_and_see_the_request_in_the_live_tail(
     assert page.inner_text("[data-testid=stat-requests] .value") == "1"
     shot(page, "05-overview")
 
-    go(page, "usage")
-    assert "No usage ledger yet" in page.inner_text("[data-testid=usage-note]")
+    for _ in range(50):  # the ledger writes its rows in the background
+        go(page, "usage")
+        if "fake,fake-model" in page.inner_text("[data-testid=usage-route]"):
+            break
+        go(page, "overview")
+        page.wait_for_timeout(100)
     assert "fake,fake-model" in page.inner_text("[data-testid=usage-route]")
+    assert page.locator("[data-testid=usage-note]").count() == 0  # from the ledger itself
     shot(page, "06-usage")
 
 

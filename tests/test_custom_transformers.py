@@ -33,10 +33,10 @@ from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.chain import Chain, build_chains
 from ccr.transformers.custom import AsyncTransformer
 from ccr.transformers.registry import lookup
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, raw_chunks, text
-from tests.gateway_client import Sdk, last_chat, sse_events
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream, raw_chunks, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk, last_chat, sse_events
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

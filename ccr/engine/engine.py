@@ -22,7 +22,7 @@ from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError
 from ccr.routing.context import Route
 from ccr.routing.decide import Decision, decide
-from ccr.routing.prepare import build_context
+from ccr.routing.prepare import build_context, effective_router
 from ccr.transformers.chain import Chain, build_chains, catalog_for
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 
@@ -112,12 +112,15 @@ class Engine:
         if not config.has_providers:
             raise ApiError(no_provider_message(config), 400)
         stores = self.stores
+        router = effective_router(config.router, request.router) if request.router else (
+            config.router)
         ctx = build_context(
-            request.body, request.headers, router=config.router, tokens=stores.tokens,
+            request.body, request.headers, router=router, tokens=stores.tokens,
             sessions=stores.sessions, projects=stores.projects, session_id=request.session_id,
         )
         if request.session_usage is not None:
             ctx.session_usage = request.session_usage
+        ctx.client, ctx.spend = request.client, request.spend
         decision = await decide(ctx, config, script=self.script,
                                 script_config=self.script_config)
         for warning in decision.warnings:

@@ -55,6 +55,8 @@ def script_request(ctx: RequestContext) -> dict[str, Any]:
         "session_id": ctx.session_id,
         "session_usage": _usage_dict(usage),
         "project": ctx.project,
+        "client": ctx.client,
+        "spend": ctx.spend,
     }
 
 

@@ -13,7 +13,7 @@ from sanic import Sanic
 from ccr.config import load_config
 from ccr.engine.engine import Engine
 from ccr.ui.token import ensure_token
-from tests.ccr_server import CcrServer
+from tests.support.ccr_server import CcrServer
 
 #: A provider key long enough to show its last four characters; it must never reach a client.
 SECRET_KEY = "sk-console-test-7f3a9c1e5b2d8f60"
