@@ -502,7 +502,7 @@ def test_usage_without_a_ledger_comes_from_the_log_with_a_note(
         + log_record("2026-12-06 10:00:00", route="fake,small", input=500, output=50, status=200)
         + log_record("2026-12-06 11:00:00", route="fake,big", input=10, output=1, status=200))
     answer = session[0].get("usage").json()
-    assert answer["source"] == "log" and "No usage ledger yet" in answer["note"]
+    assert answer["source"] == "log" and "No usage ledger (LEDGER is off)" in answer["note"]
     assert answer["route"][0] == {"key": "fake,small", "requests": 2, "input": 1500,
                                   "output": 150, "cache_read": 0, "tokens": 1650, "cost": None}
     assert [d["key"] for d in answer["day"]] == ["2026-12-05", "2026-12-06"]

@@ -133,7 +133,7 @@ async def from_ledger(store: Any) -> dict[str, Any]:
 
 async def usage(app_ctx: Any, state: Any, log_path: Path) -> dict[str, Any]:
     store = ledger_store(app_ctx)
-    note = "No usage ledger yet: "
+    note = "No usage ledger (LEDGER is off): "
     if store is not None:
         try:
             return await from_ledger(store)
