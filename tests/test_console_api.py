@@ -577,3 +577,50 @@ def test_a_fallback_list_for_an_unknown_rule_is_refused(session: tuple[httpx.Cli
     assert answer.status_code == 400
     assert "unknown rule" in answer.json()["error"]["message"]
     assert config_path.read_bytes() == before
+
+
+# -- project and session overrides -------------------------------------------------------------
+
+
+def test_a_project_override_is_checked_and_saved_under_ccr_home(
+        session: tuple[httpx.Client, str], home: Path) -> None:
+    check = change(session, "POST", "overrides/check", {"Router": {"default": "fake,nope"}})
+    assert check.json()["ok"] is False
+    assert check.json()["problems"][0]["path"] == "Router.default"
+    answer = change(session, "PUT", "overrides", {"project": "-home-me-work",
+                                                   "Router": {"default": "fake,big"}})
+    assert answer.status_code == 200, answer.text
+    assert json.loads((home / "-home-me-work" / "config.json").read_text()) == {
+        "Router": {"default": "fake,big"}}
+    listed = session[0].get("routes").json()["overrides"]
+    assert listed == [{"project": "-home-me-work", "session": None,
+                       "router": {"default": "fake,big"}, "problems": []}]
+
+
+def test_a_session_override_keeps_the_files_other_keys_and_can_be_removed(
+        session: tuple[httpx.Client, str], home: Path) -> None:
+    file = home / "proj" / "5f0c-session.json"
+    file.parent.mkdir()
+    file.write_text('{"note": "mine", "Router": {"default": "fake,small"}}')
+    answer = change(session, "PUT", "overrides", {"project": "proj", "session": "5f0c-session",
+                                                   "Router": {"think": "fake,big"}})
+    assert answer.status_code == 200, answer.text
+    assert json.loads(file.read_text()) == {"note": "mine", "Router": {"think": "fake,big"}}
+    removed = change(session, "POST", "overrides/remove", {"project": "proj",
+                                                            "session": "5f0c-session"})
+    assert removed.status_code == 200 and not file.exists()
+    assert removed.json()["backup"].startswith("5f0c-session.json.")
+
+
+@pytest.mark.parametrize(("project", "session_id"), [
+    ("..", None), ("../etc", None), ("logs", None), (".hidden", None), ("proj", "../x"),
+    ("proj", "config"), ("a/b", None),
+])
+def test_an_override_outside_a_project_folder_is_refused(
+        session: tuple[httpx.Client, str], home: Path, project: str,
+        session_id: str | None) -> None:
+    before = sorted(p.name for p in home.rglob("*"))
+    answer = change(session, "PUT", "overrides", {"project": project, "session": session_id,
+                                                   "Router": {"default": "fake,big"}})
+    assert answer.status_code == 400
+    assert sorted(p.name for p in home.rglob("*")) == before

@@ -308,6 +308,24 @@ def test_the_router_script_try_it_shows_the_decision(page: Any, server: ServePro
     page.locator(".card:has(#try-run)").screenshot(path=str(SCREENSHOTS / "09-try-it.png"))
 
 
+def test_a_project_override_is_checked_as_typed_and_saved(
+        page: Any, server: ServeProcess, home: Path, fake: FakeUpstream) -> None:
+    ensure_provider(server, home, fake)
+    log_in(page, server, home)
+    go(page, "routes")
+    page.fill("#ov-project", "-home-me-shop")
+    page.fill("#ov-default", "fake,nope")
+    page.wait_for_selector("[data-testid=ov-error-default]:has-text('not in')")
+    page.fill("#ov-default", "fake,fake-model-large")
+    expect(page.locator("[data-testid=ov-error-default]")).to_have_text("")
+    page.click("#ov-save")
+    page.wait_for_selector("[data-testid=overrides-table] td:has-text('-home-me-shop')")
+    assert "override saved" in page.inner_text("[data-testid=override-result]")
+    shot(page, "03b-overrides")
+    assert json.loads((home / "-home-me-shop" / "config.json").read_text()) == {
+        "Router": {"default": "fake,fake-model-large"}}
+
+
 def test_requests_without_the_token_or_with_a_wrong_csrf_token_are_refused(
         browser: Any, page: Any, server: ServeProcess, home: Path) -> None:
     stranger = browser.new_context().new_page()

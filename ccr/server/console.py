@@ -29,7 +29,7 @@ from sanic.response import raw, redirect
 
 from ccr import __version__
 from ccr.errors import ApiError
-from ccr.ui import STATIC_DIR, edits, requestlog, tryit
+from ccr.ui import STATIC_DIR, edits, overrides, requestlog, tryit
 from ccr.ui import configfile as cfgfile
 from ccr.ui.masking import PlaceholderError, scrub, secret_values
 from ccr.ui.token import ensure_token, token_matches
@@ -317,7 +317,8 @@ def console_blueprint() -> Blueprint:
             "routes": edits.routes_of(data),
             "fallback": edits.fallback_view(data),
             "fallback_keys": edits.FALLBACK_KEYS,
-            "overrides": await asyncio.to_thread(overrides, state.home, state.config),
+            "overrides": await asyncio.to_thread(overrides.list_overrides, state.home,
+                                                 state.config),
         })
 
     @bp.post("/api/routes/check", name="routes_check")
@@ -348,6 +349,37 @@ def console_blueprint() -> Blueprint:
         form = _json(request)
         return await _edit(request, lambda data: _apply_routes(data, form), "routes saved")
 
+    @bp.post("/api/overrides/check", name="overrides_check")
+    async def _overrides_check(request: Request) -> HTTPResponse:
+        form = _json(request)
+        path = _config_path(_state(request))
+
+        def check() -> dict[str, Any]:
+            try:
+                overrides.check_override(path, overrides.clean_router(form.get("Router")))
+            except cfgfile.SaveRefused as exc:
+                return {"ok": False, "message": exc.message, "problems": exc.problems}
+            return {"ok": True, "problems": []}
+
+        return json_response(await asyncio.to_thread(check))
+
+    @bp.put("/api/overrides", name="overrides_save")
+    async def _overrides_save(request: Request) -> HTTPResponse:
+        form = _json(request)
+        state = _state(request)
+        return await _write(request, lambda: overrides.save_override(
+            state.home, _config_path(state), form.get("project"), form.get("session"),
+            form.get("Router")), "override saved (it applies within a few seconds)",
+            reload=False)
+
+    @bp.post("/api/overrides/remove", name="overrides_remove")
+    async def _overrides_remove(request: Request) -> HTTPResponse:
+        form = _json(request)
+        state = _state(request)
+        return await _write(request, lambda: overrides.remove_override(
+            state.home, form.get("project"), form.get("session")), "override removed",
+            reload=False)
+
     async def _edit(request: Request, change: Callable[[dict[str, Any]], object],
                     what: str) -> HTTPResponse:
         path = _config_path(_state(request))
@@ -363,7 +395,7 @@ def console_blueprint() -> Blueprint:
         return await _write(request, apply, what)
 
     async def _write(request: Request, apply: Callable[[], dict[str, Any]],
-                     what: str) -> HTTPResponse:
+                     what: str, *, reload: bool = True) -> HTTPResponse:
         """Run one write under the lock, then have the server reload and report the result."""
         async with console.write_lock:
             state = _state(request)
@@ -373,7 +405,8 @@ def console_blueprint() -> Blueprint:
             except cfgfile.SaveRefused as exc:
                 return _refuse(exc.status, exc.message, problems=exc.problems)
             result["message"] = what
-            result["reload"] = await _reload(request, before)
+            if reload:
+                result["reload"] = await _reload(request, before)
         log.info("console: %s", what)
         return json_response(result)
 
@@ -624,37 +657,3 @@ def provider_health(engine: Any) -> dict[str, dict[str, Any]]:
             found[row["provider"]] = {str(k): v for k, v in row.items() if k != "provider"
                                       and isinstance(v, str | int | float | bool | None)}
     return found
-
-
-def overrides(home: Path, config: Any) -> list[dict[str, Any]]:
-    """Project and session Router overrides under ``home``, each checked against the config."""
-    import json5
-
-    found = []
-    try:
-        folders = sorted(p for p in home.iterdir() if p.is_dir())
-    except OSError:
-        return []
-    for folder in folders:
-        if folder.name in ("logs", "plugins", "code-sessions") or folder.name.startswith("."):
-            continue
-        for file in sorted(folder.glob("*.json")):
-            try:
-                data = json5.loads(file.read_text(encoding="utf-8"))
-            except Exception:
-                continue
-            router = data.get("Router") if isinstance(data, dict) else None
-            if not isinstance(router, dict):
-                continue
-            problems = [f"{slot}: {value!r} is not a configured route"
-                        for slot, value in router.items()
-                        if isinstance(value, str) and "," in value
-                        and config.resolve(value) is None]
-            found.append({
-                "project": folder.name,
-                "session": None if file.name == "config.json" else file.stem,
-                "router": {k: v for k, v in router.items() if isinstance(v, str | int)},
-                "problems": problems,
-            })
-    return found
-

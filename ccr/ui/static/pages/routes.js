@@ -90,12 +90,79 @@ export async function routesPage(main) {
   clear(main,
     h("h1", {}, "Routes"),
     form,
-    h("div", { class: "card" }, h("h2", {}, "Project and session overrides"),
-      h("p", { class: "muted" }, "<CCR_HOME>/<project>/config.json and <CCR_HOME>/<project>/<session>.json replace the Router for that work."),
-      data.overrides.length ? table([
-        { label: "Project", key: "project" },
-        { label: "Session", render: (o) => o.session || "(whole project)" },
-        { label: "Router", render: (o) => Object.entries(o.router).map(([k, v]) => `${k}: ${v}`).join("; ") },
-        { label: "Problems", render: (o) => o.problems.length ? h("span", { class: "error" }, o.problems.join("; ")) : h("span", { class: "ok" }, "none") },
-      ], data.overrides) : h("p", { class: "muted" }, "None.")));
+    overridesCard(data, main));
+}
+
+function overridesCard(data, main) {
+  const result = h("div", { "data-testid": "override-result" });
+  const fields = {};
+  const errors = {};
+  const project = h("input", { id: "ov-project", placeholder: "-home-me-myproject (the folder under ~/.claude/projects)" });
+  const session = h("input", { id: "ov-session", placeholder: "optional: one session id" });
+  const check = debounce(async () => {
+    try {
+      const answer = await api("POST", "overrides/check", { Router: collect() });
+      for (const [slot, el] of Object.entries(errors)) {
+        const mine = (answer.problems || []).filter((p) => p.path === `Router.${slot}`);
+        el.textContent = mine.map((p) => p.message).join("; ");
+        fields[slot].classList.toggle("invalid", mine.length > 0);
+      }
+    } catch (err) {
+      clear(result, h("p", { class: "error" }, err.message));
+    }
+  }, 250);
+  const slots = [...SLOTS, "longContextThreshold"].map((slot) => {
+    fields[slot] = h("input", { id: `ov-${slot}`, list: slot === "longContextThreshold" ? null : "route-options",
+      placeholder: slot === "longContextThreshold" ? "60000" : "provider,model", oninput: check });
+    errors[slot] = h("div", { class: "error", "data-testid": `ov-error-${slot}` });
+    return h("div", {}, h("label", { for: `ov-${slot}` }, slot), fields[slot], errors[slot]);
+  });
+  function collect() {
+    const router = {};
+    for (const [slot, el] of Object.entries(fields)) router[slot] = el.value.trim();
+    return router;
+  }
+  function edit(o) {
+    project.value = o.project;
+    session.value = o.session || "";
+    for (const [slot, el] of Object.entries(fields)) el.value = o.router[slot] === undefined ? "" : String(o.router[slot]);
+    check();
+    form.scrollIntoView();
+  }
+  async function write(method, path, body) {
+    try {
+      const saved = await api(method, path, body);
+      await routesPage(main);
+      main.querySelector("[data-testid=override-result]").replaceChildren(
+        h("p", { class: "ok" }, `${saved.message}.`, saved.backup ? ` Backup: ${saved.backup}.` : ""));
+    } catch (err) {
+      clear(result, h("p", { class: "error" }, err.message), problemList(err.problems));
+    }
+  }
+  const form = h("form", { id: "override-form" },
+    h("h2", {}, "Add or change an override"),
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "ov-project" }, "Project"), project),
+      h("div", {}, h("label", { for: "ov-session" }, "Session"), session)),
+    h("p", { class: "muted" }, "An override replaces the whole Router for that project or session: empty slots are not set."),
+    h("div", { class: "row" }, slots),
+    h("div", { class: "actions" }, h("button", { type: "submit", id: "ov-save" }, "Save override")),
+    result);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    write("PUT", "overrides", { project: project.value.trim(), session: session.value.trim() || null, Router: collect() });
+  });
+  return h("div", { class: "card" }, h("h2", {}, "Project and session overrides"),
+    h("p", { class: "muted" }, "<CCR_HOME>/<project>/config.json and <CCR_HOME>/<project>/<session>.json replace the Router for that work (picked up within a few seconds)."),
+    data.overrides.length ? table([
+      { label: "Project", key: "project" },
+      { label: "Session", render: (o) => o.session || "(whole project)" },
+      { label: "Router", render: (o) => Object.entries(o.router).map(([k, v]) => `${k}: ${v}`).join("; ") },
+      { label: "Problems", render: (o) => o.problems.length ? h("span", { class: "error" }, o.problems.join("; ")) : h("span", { class: "ok" }, "none") },
+      { label: "", render: (o) => h("span", { class: "actions" },
+        h("button", { type: "button", class: "quiet", onclick: () => edit(o) }, "Edit"),
+        h("button", { type: "button", class: "danger", onclick: () => {
+          if (confirm(`Remove this override? (a backup is kept)`)) write("POST", "overrides/remove", { project: o.project, session: o.session });
+        } }, "Remove")) },
+    ], data.overrides, { "data-testid": "overrides-table" }) : h("p", { class: "muted" }, "None."),
+    form);
 }
