@@ -624,3 +624,15 @@ def test_an_override_outside_a_project_folder_is_refused(
                                                    "Router": {"default": "fake,big"}})
     assert answer.status_code == 400
     assert sorted(p.name for p in home.rglob("*")) == before
+
+
+def test_a_failed_reload_is_shown_without_the_keys_it_quotes(
+        session: tuple[httpx.Client, str], config_path: Path, server: ConsoleServer) -> None:
+    # not a list: the loader's message quotes the value, key and all
+    write_config(config_path, {"Providers": {"api_key": SECRET_KEY}, "LOG": False})
+    deadline = time.monotonic() + 5
+    while server.state.reload_error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert SECRET_KEY in server.state.reload_error
+    answer = session[0].get("overview")
+    assert answer.json()["reload_error"] and SECRET_KEY not in answer.text

@@ -277,7 +277,9 @@ def console_blueprint() -> Blueprint:
 
     @bp.get("/api/overview", name="overview")
     async def _overview(request: Request) -> HTTPResponse:
-        return json_response(overview(_state(request)))
+        state = _state(request)
+        data = await asyncio.to_thread(_readable_data, _config_path(state))
+        return json_response(overview(state, secret_values(data)))
 
     # -- providers and routes ----------------------------------------------------------------
 
@@ -608,8 +610,9 @@ async def script_problem(text: str, state: Any) -> str | None:
             return script.load_error
 
 
-def overview(state: Any) -> dict[str, Any]:
-    """What the server knows about itself, for the Overview page (no keys, no URLs)."""
+def overview(state: Any, secrets: list[str]) -> dict[str, Any]:
+    """What the server knows about itself, for the Overview page (no keys, no URLs; a reload
+    error quoting a value from the file has the file's ``secrets`` masked)."""
     engine = state.engine
     config = state.config
     script = engine.script
@@ -623,7 +626,7 @@ def overview(state: Any) -> dict[str, Any]:
         "requests": state.stats.requests,
         "errors": state.stats.errors,
         "reloads": state.reloads,
-        "reload_error": state.reload_error,
+        "reload_error": scrub(state.reload_error, secrets) if state.reload_error else None,
         "config": str(config.path) if config.path else None,
         "client_key": bool(config.apikey),
         "log_enabled": bool(config.log),
