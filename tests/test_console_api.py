@@ -636,3 +636,12 @@ def test_a_failed_reload_is_shown_without_the_keys_it_quotes(
     assert SECRET_KEY in server.state.reload_error
     answer = session[0].get("overview")
     assert answer.json()["reload_error"] and SECRET_KEY not in answer.text
+
+
+def test_only_the_console_paths_skip_the_client_key(config_path: Path, home: Path) -> None:
+    write_config(config_path, base_config(APIKEY=CLIENT_KEY))
+    with ConsoleServer(config_path, home) as server:
+        assert httpx.get(f"{server.base_url}/ui/", trust_env=False).status_code == 200
+        for path in ("/uix", "/ui-token", "/v1/models"):
+            answer = httpx.get(f"{server.base_url}{path}", trust_env=False)
+            assert answer.status_code == 401, path

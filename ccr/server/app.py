@@ -19,8 +19,7 @@ from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, AuthenticationFailed, error_body
 from ccr.ledger import BudgetExceeded
 from ccr.server.auth import ANONYMOUS, presented_key
-from ccr.server.console import PREFIX as CONSOLE_PREFIX
-from ccr.server.console import console_blueprint
+from ccr.server.console import console_blueprint, is_console_path
 from ccr.server.gateway import Gateway
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.metrics import add_metrics_route, session_view
@@ -86,7 +85,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         auth = app.ctx.gateway.policy(state.config).auth
         identity = auth.identify(presented_key(request.headers))
         if identity is None:
-            if request.path not in _OPEN_PATHS and not request.path.startswith(CONSOLE_PREFIX):
+            if request.path not in _OPEN_PATHS and not is_console_path(request.path):
                 raise AuthenticationFailed()
             identity = ANONYMOUS
         request.ctx.identity = identity

@@ -124,6 +124,11 @@ class Console:
             del self.sessions[sid]
 
 
+def is_console_path(path: str) -> bool:
+    """``/ui`` and everything under ``/ui/``: the console checks its own admin token there."""
+    return path == PREFIX or path.startswith(f"{PREFIX}/")
+
+
 def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
