@@ -173,6 +173,7 @@ def go(page: Any, name: str) -> None:
 
 
 def shot(page: Any, name: str) -> None:
+    page.evaluate("() => window.scrollTo(0, 0)")  # the sticky header stays on top
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 

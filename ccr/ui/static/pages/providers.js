@@ -30,7 +30,7 @@ export async function providersPage(main) {
       h("label", { for: "p-models" }, "Models (comma separated)"),
       h("input", { id: "p-models", value: provider ? provider.models.join(", ") : "", placeholder: "deepseek-chat, deepseek-reasoner" }),
       h("label", { for: "p-transformer" }, "Transformer (JSON, optional)"),
-      h("textarea", { id: "p-transformer", class: "code", rows: 3, value: transformer,
+      h("textarea", { id: "p-transformer", class: "code short", rows: 3, value: transformer,
         placeholder: `{"use": ["deepseek"]}  — known: ${data.transformers.join(", ")}` }),
       h("div", { class: "actions" },
         h("button", { type: "submit", id: "p-save" }, provider ? "Save provider" : "Add provider"),

@@ -63,7 +63,7 @@ export async function routesPage(main) {
 
   const fallbackFields = fallbackKeys.map((key) => {
     fallbackInputs[key] = h("input", { id: `fallback-${key}`, value: (data.fallback[key] || []).join(", "),
-      placeholder: "provider,model provider,model", oninput: check });
+      placeholder: "provider,model …", oninput: check });
     fallbackMessages[key] = h("div", { class: "error", "data-testid": `fallback-error-${key}` });
     return h("div", {}, h("label", { for: `fallback-${key}` }, key), fallbackInputs[key], fallbackMessages[key]);
   });
