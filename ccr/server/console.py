@@ -633,7 +633,7 @@ def overview(state: Any, secrets: list[str]) -> dict[str, Any]:
         "reloads": state.reloads,
         "reload_error": scrub(state.reload_error, secrets) if state.reload_error else None,
         "config": str(config.path) if config.path else None,
-        "client_key": bool(config.apikey),
+        "client_key": has_client_keys(config),
         "log_enabled": bool(config.log),
         "providers": [{"name": p.name, "models": list(p.models),
                        "health": health.get(p.name)} for p in config.providers],

@@ -23,7 +23,7 @@ export async function overviewPage(main) {
         stat("Version", o.version), stat("Uptime", duration(o.uptime_s)),
         stat("Requests", fmt(o.requests), { "data-testid": "stat-requests" }),
         stat("Errors", fmt(o.errors)), stat("PID", o.pid),
-        stat("Client key", o.client_key ? "APIKEY set" : "none (loopback only)"),
+        stat("Client keys", o.client_key ? "required" : "none (loopback only)"),
         stat("Request log", o.log_enabled ? "on" : "off")),
       h("div", { class: "card" }, h("h2", {}, "Config"),
         h("p", {}, o.config || "built-in defaults (no config file)"), reload),
