@@ -645,3 +645,25 @@ def test_only_the_console_paths_skip_the_client_key(config_path: Path, home: Pat
         for path in ("/uix", "/ui-token", "/v1/models"):
             answer = httpx.get(f"{server.base_url}{path}", trust_env=False)
             assert answer.status_code == 401, path
+
+
+def test_a_recorded_request_can_be_loaded_and_tried(session: tuple[httpx.Client, str],
+                                                    home: Path) -> None:
+    folder = home / "records"
+    folder.mkdir()
+    (folder / "records-1.jsonl").write_text(json.dumps({
+        "time": "2026-12-06T07:00:00+00:00", "session_id": "s1",
+        "headers": {"x-claude-code-session-id": "s1", "x-api-key": "leaked-if-shown"},
+        "body": {"model": "claude-sonnet-4-5", "messages": [
+            {"role": "user", "content": "please review"}]},
+        "decision": {"rule": "default", "route": "fake,small"},
+        "outcome": {"status": 200}}) + "\n")
+    listed = session[0].get("records").json()["records"]
+    assert [(r["ref"], r["route"]) for r in listed] == [("records-1.jsonl:0", "fake,small")]
+    recorded = session[0].get("records/records-1.jsonl:0")
+    assert recorded.status_code == 200 and "leaked-if-shown" not in recorded.text
+    request = {k: recorded.json()[k] for k in ("method", "path", "headers", "body")}
+    answer = change(session, "POST", "script/try", {"request": request,
+                                                    "session_id": "s1"}).json()
+    assert (answer["rule"], answer["route"], answer["session_id"]) == ("custom", "fake,big", "s1")
+    assert session[0].get("records/records-1.jsonl:5").status_code == 404

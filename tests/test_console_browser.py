@@ -64,6 +64,14 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("console") / "ccr-home"
     (home / "custom_router.py").parent.mkdir(parents=True)
     (home / "custom_router.py").write_text(ROUTER_SCRIPT)
+    (home / "records").mkdir()
+    (home / "records" / "records-20261206T070000.jsonl").write_text(json.dumps({
+        "time": "2026-12-06T07:00:00+00:00", "session_id": "recorded-session",
+        "headers": {"x-claude-code-session-id": "recorded-session"},
+        "body": {"model": "claude-sonnet-4-5", "max_tokens": 100,
+                 "messages": [{"role": "user", "content": "review my change please"}]},
+        "decision": {"rule": "default", "route": "fake,fake-model", "reason": None},
+        "outcome": {"status": 200, "usage": {}, "latency_ms": 5.0, "error": None}}) + "\n")
     write_config(home / "config.json", (
         "{\n"
         "  // the console keeps this comment when it saves the text\n"
@@ -307,6 +315,23 @@ def test_the_router_script_try_it_shows_the_decision(page: Any, server: ServePro
     shot(page, "09-script")
     page.set_viewport_size({"width": 1280, "height": 1400})  # the whole card, no scrolling
     page.locator(".card:has(#try-run)").screenshot(path=str(SCREENSHOTS / "09-try-it.png"))
+
+
+def test_a_recorded_request_is_tried_and_compared_with_its_recorded_decision(
+        page: Any, server: ServeProcess, home: Path, fake: FakeUpstream) -> None:
+    ensure_provider(server, home, fake)
+    log_in(page, server, home)
+    go(page, "script")
+    page.select_option("#try-record", index=1)
+    page.wait_for_selector("[data-testid=recorded-decision]:has-text('When recorded')")
+    assert "rule default → fake,fake-model" in page.inner_text(
+        "[data-testid=recorded-decision]")
+    assert page.input_value("#try-session") == "recorded-session"
+    page.uncheck("#try-draft")
+    page.click("#try-run")
+    page.wait_for_selector("[data-testid=decision-route]:has-text('fake')")
+    assert page.inner_text("[data-testid=decision-route]") == "fake,fake-model-large"
+    assert page.inner_text("[data-testid=decision-rule]") == "custom"
 
 
 def test_a_project_override_is_checked_as_typed_and_saved(

@@ -355,3 +355,67 @@ def test_fallback_lists_are_set_per_rule_and_removed_when_emptied() -> None:
     assert "fallback" not in data
     with pytest.raises(edits.EditError, match="unknown rule"):
         edits.set_fallback(data, {"weekends": "a,m"})
+
+
+# -- recorded requests ---------------------------------------------------------------------------
+
+
+def write_records(home: Path, *bodies: dict[str, object], partial: bool = False) -> Path:
+    import json
+
+    folder = home / "records"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "records-20261206T070000.jsonl"
+    lines = [json.dumps({
+        "time": f"2026-12-06T07:00:0{i}+00:00", "session_id": f"s{i}",
+        "headers": {"x-claude-code-session-id": f"s{i}"}, "body": body,
+        "decision": {"rule": "default", "route": "a,m", "reason": None},
+        "outcome": {"status": 200, "usage": {}, "latency_ms": 3.0, "error": None},
+    }) for i, body in enumerate(bodies)]
+    path.write_text("\n".join(lines) + "\n" + ('{"time": "2026' if partial else ""))
+    return path
+
+
+def test_recent_records_are_listed_newest_first_without_a_half_written_line(
+        tmp_path: Path) -> None:
+    from ccr.ui import records
+
+    write_records(tmp_path, {"model": "m1", "messages": [{"role": "user", "content": "one"}]},
+                  {"model": "m2", "messages": [{"role": "user", "content": "two  words"}]},
+                  partial=True)
+    found = records.recent(tmp_path)
+    assert [(r["model"], r["preview"], r["session_id"]) for r in found] == [
+        ("m2", "two words", "s1"), ("m1", "one", "s0")]
+
+
+def test_a_record_is_loaded_by_its_reference_as_a_recorded_request(tmp_path: Path) -> None:
+    from ccr.ui import records
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "system": [{"type": "text", "text": "You are a subagent."}]}
+    path = write_records(tmp_path, body)
+    ref = records.recent(tmp_path)[0]["ref"]
+    assert ref == f"{path.name}:0"
+    loaded = records.load(tmp_path, ref)
+    assert loaded["body"] == body and loaded["session_id"] == "s0"
+    assert loaded["decision"]["route"] == "a,m"
+
+
+def test_a_recorded_subagent_tag_is_put_back_for_the_replay() -> None:
+    from ccr.ui.records import replay_body
+
+    record = {"body": {"system": [{"type": "text", "text": "rest"}]},
+              "decision": {"subagent_tag": "a,m"}}
+    assert replay_body(record)["system"][0]["text"] == (
+        "<CCR-SUBAGENT-MODEL>a,m</CCR-SUBAGENT-MODEL>rest")
+
+
+@pytest.mark.parametrize("ref", ["../config.json:0", "records-x.jsonl", "records-x.jsonl:abc",
+                                 "/etc/passwd:0", "records-../../ui-token.jsonl:0",
+                                 "records-20261206T070000.jsonl:3"])
+def test_anything_but_a_record_reference_is_refused(tmp_path: Path, ref: str) -> None:
+    from ccr.ui import records
+
+    write_records(tmp_path, {"model": "m", "messages": []})
+    with pytest.raises(records.RecordError):
+        records.load(tmp_path, ref)

@@ -22,14 +22,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import json as json_response
 from sanic.response import raw, redirect
 
 from ccr import __version__
+from ccr.config import is_secret_key
 from ccr.errors import ApiError
-from ccr.ui import STATIC_DIR, edits, overrides, requestlog, tryit
+from ccr.ui import STATIC_DIR, edits, overrides, records, requestlog, tryit
 from ccr.ui import configfile as cfgfile
 from ccr.ui.masking import PlaceholderError, scrub, secret_values
 from ccr.ui.token import ensure_token, token_matches
@@ -505,6 +507,21 @@ def console_blueprint() -> Blueprint:
         return json_response({"saved": path, "backup": backup.name if backup else None,
                               "message": "router script saved; the server loads it on the "
                               "next request"})
+
+    @bp.get("/api/records", name="records")
+    async def _records(request: Request) -> HTTPResponse:
+        home = _state(request).home
+        return json_response({"records": await asyncio.to_thread(records.recent, home)})
+
+    @bp.get("/api/records/<ref>", name="record")
+    async def _record(request: Request, ref: str) -> HTTPResponse:
+        try:
+            found = await asyncio.to_thread(records.load, _state(request).home, unquote(ref))
+        except records.RecordError as exc:
+            return _refuse(404, str(exc))
+        found["headers"] = {k: v for k, v in found["headers"].items()
+                            if isinstance(v, str) and not is_secret_key(k)}
+        return json_response(found)
 
     @bp.post("/api/script/try", name="script_try")
     async def _script_try(request: Request) -> HTTPResponse:

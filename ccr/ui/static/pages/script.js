@@ -4,7 +4,7 @@ import { api } from "../api.js";
 import { clear, fmt, h, problemList } from "../dom.js";
 
 export async function scriptPage(main) {
-  const data = await api("GET", "script");
+  const [data, recorded] = await Promise.all([api("GET", "script"), api("GET", "records")]);
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const editor = h("textarea", { id: "script-text", class: "code", spellcheck: "false",
     value: data.text || "def router(req, config):\n    return None\n" });
@@ -18,8 +18,23 @@ export async function scriptPage(main) {
   const sessionInput = h("input", { id: "try-session-input", type: "number", min: "0", placeholder: "optional" });
   const useDraft = h("input", { id: "try-draft", type: "checkbox", checked: !data.path });
   const decision = h("div", { "data-testid": "decision" });
+  const then = h("p", { class: "muted", "data-testid": "recorded-decision" });
+  const record = h("select", { id: "try-record" },
+    h("option", { value: "" }, recorded.records.length ? "…or a recorded request (RECORD)" : "No recorded requests (turn on RECORD to keep some)"),
+    recorded.records.map((r) => h("option", { value: r.ref },
+      `${(r.time || "").slice(0, 19).replace("T", " ")} · ${r.model || "?"} · ${r.rule || "?"} → ${r.route || "?"} · ${r.preview}`)));
+  record.disabled = !recorded.records.length;
+  record.addEventListener("change", async () => {
+    if (!record.value) return;
+    const r = await api("GET", `records/${encodeURIComponent(record.value)}`);
+    request.value = JSON.stringify({ method: r.method, path: r.path, headers: r.headers, body: r.body }, null, 2);
+    session.value = r.session_id || "";
+    const d = r.decision || {};
+    then.textContent = `When recorded: rule ${d.rule || "?"} → ${d.route || "?"}${d.reason ? ` (${d.reason})` : ""}`;
+  });
   sample.addEventListener("change", () => {
     if (sample.value) request.value = JSON.stringify(data.samples[sample.value], null, 2);
+    then.textContent = "";
   });
 
   async function save() {
@@ -69,7 +84,7 @@ export async function scriptPage(main) {
         h("div", { class: "actions" }, h("button", { type: "button", id: "script-save", onclick: save, disabled: !data.path }, "Save script")),
         saveResult),
       h("div", { class: "card" },
-        h("h2", {}, "Try it"), sample, request,
+        h("h2", {}, "Try it"), sample, record, then, request,
         h("div", { class: "row" },
           h("div", {}, h("label", { for: "try-session" }, "Session id"), session),
           h("div", {}, h("label", { for: "try-session-input" }, "Last turn's input tokens"), sessionInput)),
