@@ -419,3 +419,22 @@ def test_anything_but_a_record_reference_is_refused(tmp_path: Path, ref: str) ->
     write_records(tmp_path, {"model": "m", "messages": []})
     with pytest.raises(records.RecordError):
         records.load(tmp_path, ref)
+
+
+def test_try_it_lists_every_rules_verdict_where_routing_can_explain_itself(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from ccr.routing import rules
+    from ccr.ui.tryit import rule_verdicts
+
+    monkeypatch.delattr(rules, "explain", raising=False)
+    assert rule_verdicts(None, None) is None
+
+    def explain(ctx: object, config: object) -> list[object]:
+        return [SimpleNamespace(as_json=lambda: {"rule": "think", "route": None,
+                                                 "reason": "thinking is adaptive"})]
+
+    monkeypatch.setattr(rules, "explain", explain, raising=False)
+    assert rule_verdicts(None, None) == [{"rule": "think", "route": None,
+                                          "reason": "thinking is adaptive"}]

@@ -85,7 +85,8 @@ async def dry_run(engine: Any, item: Any, *, session_id: str | None = None,
     started = time.perf_counter()
     result: dict[str, Any] = {"route": None, "rule": None, "explanation": None, "error": None,
                               "script_error": None, "script_ms": None, "prints": "",
-                              "warnings": [], "token_count": None, "session_id": None,
+                              "warnings": [], "rules": None, "token_count": None,
+                              "session_id": None,
                               "project": None, "script": "draft" if draft is not None else (
                                   "saved" if engine.script is not None else None)}
     try:
@@ -112,12 +113,27 @@ async def dry_run(engine: Any, item: Any, *, session_id: str | None = None,
         if decision.script_error:
             result["explanation"] += (" (the router script failed, so the built-in rules "
                                       "decided)")
+        result["rules"] = rule_verdicts(ctx, engine.config)
     except ApiError as exc:
         result["error"] = exc.message
     except ValueError as exc:
         result["error"] = str(exc)
     result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return result
+
+
+def rule_verdicts(ctx: Any, config: Any) -> list[dict[str, Any]] | None:
+    """Every built-in rule's verdict and reason, as ``ccr route --explain`` shows them, where
+    the routing layer can explain itself (else None)."""
+    from ccr.routing import rules
+
+    explain_rules = getattr(rules, "explain", None)
+    if not callable(explain_rules):
+        return None
+    try:
+        return [v.as_json() for v in explain_rules(ctx, config)]
+    except Exception:  # an explanation must never break the dry run
+        return None
 
 
 async def _route_with_draft(engine: Any, request: ClientRequest, draft: str) -> Any:

@@ -1,7 +1,7 @@
 // The router script: view and edit it, and "try it" on a request through the server's routing.
 
 import { api } from "../api.js";
-import { clear, fmt, h, problemList } from "../dom.js";
+import { clear, fmt, h, problemList, table } from "../dom.js";
 
 export async function scriptPage(main) {
   const [data, recorded] = await Promise.all([api("GET", "script"), api("GET", "records")]);
@@ -71,7 +71,12 @@ export async function scriptPage(main) {
       r.error ? h("p", { class: "error", "data-testid": "decision-error" }, r.error) : null,
       r.script_error ? h("p", { class: "error", "data-testid": "decision-script-error" }, `Script error: ${r.script_error}`) : null,
       r.warnings.length ? problemList(r.warnings.map((w) => ({ message: w }))) : null,
-      r.prints ? [h("h2", {}, "Prints"), h("pre", { "data-testid": "decision-prints" }, r.prints)] : null);
+      r.prints ? [h("h2", {}, "Prints"), h("pre", { "data-testid": "decision-prints" }, r.prints)] : null,
+      r.rules ? [h("h2", {}, "Every rule, in order"), table([
+        { label: "Rule", render: (v) => v.rule === r.rule ? h("strong", {}, v.rule) : v.rule },
+        { label: "Route", render: (v) => fmt(v.route) },
+        { label: "Reason", render: (v) => v.configured === false ? h("span", { class: "warn" }, v.reason) : v.reason },
+      ], r.rules, { "data-testid": "decision-rules" })] : null);
   }
 
   clear(main,
