@@ -438,3 +438,19 @@ def test_try_it_lists_every_rules_verdict_where_routing_can_explain_itself(
     monkeypatch.setattr(rules, "explain", explain, raising=False)
     assert rule_verdicts(None, None) == [{"rule": "think", "route": None,
                                           "reason": "thinking is adaptive"}]
+
+
+def test_every_static_file_ships_in_the_package() -> None:
+    """package-data must name every file the console serves (the wheel has nothing else)."""
+    import fnmatch
+    import tomllib
+
+    from ccr.ui import STATIC_DIR
+
+    pyproject = STATIC_DIR.parents[2] / "pyproject.toml"
+    patterns = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"][
+        "ccr.ui"]
+    files = [p.relative_to(STATIC_DIR.parent).as_posix() for p in STATIC_DIR.rglob("*")
+             if p.is_file()]
+    assert files
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
