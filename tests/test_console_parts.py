@@ -442,8 +442,8 @@ def test_try_it_lists_every_rules_verdict_where_routing_can_explain_itself(
 
 def test_every_static_file_ships_in_the_package() -> None:
     """package-data must name every file the console serves (the wheel has nothing else)."""
-    import fnmatch
     import tomllib
+    from pathlib import PurePosixPath
 
     from ccr.ui import STATIC_DIR
 
@@ -453,4 +453,5 @@ def test_every_static_file_ships_in_the_package() -> None:
     files = [p.relative_to(STATIC_DIR.parent).as_posix() for p in STATIC_DIR.rglob("*")
              if p.is_file()]
     assert files
-    assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+    # setuptools globs do not cross folders; PurePath.match does not either
+    assert [f for f in files if not any(PurePosixPath(f).match(pat) for pat in patterns)] == []
