@@ -455,3 +455,15 @@ def test_every_static_file_ships_in_the_package() -> None:
     assert files
     # setuptools globs do not cross folders; PurePath.match does not either
     assert [f for f in files if not any(PurePosixPath(f).match(pat) for pat in patterns)] == []
+
+
+def test_sandbox_status_is_read_from_the_engine_where_it_reports_it() -> None:
+    from types import SimpleNamespace
+
+    from ccr.server.console import sandbox_status
+
+    engine = SimpleNamespace(scripts_status=lambda: [
+        {"kind": "router", "name": "r.py", "calls": 3, "errors": 1, "last": {"nested": 1}}])
+    assert sandbox_status(engine) == [{"kind": "router", "name": "r.py", "calls": 3,
+                                       "errors": 1}]
+    assert sandbox_status(SimpleNamespace()) is None

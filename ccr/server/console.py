@@ -657,10 +657,25 @@ def overview(state: Any, secrets: list[str]) -> dict[str, Any]:
         "router_script": None if script is None else {
             "path": str(script.path), "load_error": script.load_error,
         },
+        "sandboxes": sandbox_status(engine),
         "transformers": [{"name": p.name, "path": str(getattr(p.script, "path", "")),
                           "load_error": getattr(p.script, "load_error", None)}
                          for p in plugins],
     }
+
+
+def sandbox_status(engine: Any) -> list[dict[str, Any]] | None:
+    """The router script's and transformers' calls, errors, timeouts and switch-off, when the
+    engine reports them (``engine.scripts_status()``; read defensively, plain values only)."""
+    status = getattr(engine, "scripts_status", None)
+    if not callable(status):
+        return None
+    try:
+        rows = status()
+    except Exception:
+        return None
+    return [{str(k): v for k, v in row.items() if isinstance(v, str | int | float | bool | None)}
+            for row in rows if isinstance(row, dict)] if isinstance(rows, list) else None
 
 
 def provider_health(engine: Any) -> dict[str, dict[str, Any]]:

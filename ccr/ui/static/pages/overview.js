@@ -34,6 +34,8 @@ export async function overviewPage(main) {
           { label: "Health", render: (p) => health(p.health) },
         ], o.providers) : h("p", { class: "muted" }, "No providers yet: add one on the Providers page.")),
       h("div", { class: "card" }, h("h2", {}, "Router script"), h("p", {}, script),
+        o.sandboxes && o.sandboxes.length ? table(Object.keys(o.sandboxes[0]).map((key) => ({ label: key, key })),
+          o.sandboxes, { "data-testid": "sandboxes" }) : null,
         h("h2", {}, "Custom transformers"),
         o.transformers.length ? table([
           { label: "Name", key: "name" }, { label: "File", key: "path" },
