@@ -421,6 +421,9 @@ def test_try_it_routes_a_recorded_request_through_the_built_in_rules(
     answer = change(session, "POST", "script/try", {"request": recorded}).json()
     assert answer["rule"] == "default" and answer["route"] == "fake,small"
     assert answer["explanation"] == "no other rule applied → Router.default"
+    verdicts = {v["rule"]: v for v in answer["rules"]}  # as ccr route --explain lists them
+    assert verdicts["default"]["route"] == "fake,small" and verdicts["default"]["reason"]
+    assert verdicts["background"]["route"] is None
 
 
 def test_try_it_can_run_an_unsaved_draft(session: tuple[httpx.Client, str],

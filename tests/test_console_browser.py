@@ -312,6 +312,7 @@ def test_the_router_script_try_it_shows_the_decision(page: Any, server: ServePro
     assert page.inner_text("[data-testid=decision-rule]") == "custom"
     assert "router script returned" in page.inner_text("[data-testid=decision-why]")
     assert page.inner_text("[data-testid=decision-prints]").startswith("saw ")
+    assert "default" in page.inner_text("[data-testid=decision-rules]")
     shot(page, "09-script")
     page.set_viewport_size({"width": 1280, "height": 1400})  # the whole card, no scrolling
     page.locator(".card:has(#try-run)").screenshot(path=str(SCREENSHOTS / "09-try-it.png"))

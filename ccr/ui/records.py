@@ -1,7 +1,8 @@
 """Recorded requests (``RECORD``: ``<CCR_HOME>/records/records-*.jsonl``) for "try it".
 
 Only files in that folder whose names match the recorder's pattern are read, by name and byte
-offset; a record holds the request body and its headers without credentials, as recorded.
+offset; a record holds the request body and its headers without credentials, as recorded (and
+they are filtered again on the way out).
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-RECORDS_FOLDER = "records"
-_FILE_NAME = re.compile(r"records-[A-Za-z0-9_.-]+\.jsonl")
+from ccr.context.records import (
+    FILE_PREFIX,
+    FILE_SUFFIX,
+    RECORDS_FOLDER,
+    replay_body,
+    safe_headers,
+)
+
+_FILE_NAME = re.compile(re.escape(FILE_PREFIX) + r"[A-Za-z0-9_.-]+" + re.escape(FILE_SUFFIX))
 #: A record bigger than this is not offered (a request body is at most a few MB).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
@@ -99,22 +107,8 @@ def load(home: Path, ref: Any) -> dict[str, Any]:
         raise RecordError(f"{name}:{offset} is not the start of a record") from None
     if not isinstance(record, dict) or not isinstance(record.get("body"), dict):
         raise RecordError(f"{name}:{offset} is not a recorded request")
+    headers = record.get("headers")
     return {"method": "POST", "path": "/v1/messages",
-            "headers": record.get("headers") if isinstance(record.get("headers"), dict) else {},
+            "headers": safe_headers(headers) if isinstance(headers, dict) else {},
             "body": replay_body(record), "session_id": record.get("session_id"),
             "decision": record.get("decision")}
-
-
-def replay_body(record: dict[str, Any]) -> dict[str, Any]:
-    """The body as the client sent it: the subagent tag routing took out put back, as the
-    recorder's own replays do."""
-    body: dict[str, Any] = record["body"]
-    tag = _object(record, "decision").get("subagent_tag")
-    if not isinstance(tag, str) or not tag:
-        return body
-    marked = f"<CCR-SUBAGENT-MODEL>{tag}</CCR-SUBAGENT-MODEL>"
-    system = body.get("system")
-    if isinstance(system, list) and system and isinstance(system[-1], dict):
-        last = {**system[-1], "text": marked + str(system[-1].get("text") or "")}
-        return {**body, "system": [*system[:-1], last]}
-    return body
