@@ -325,7 +325,7 @@ def test_the_console_leaves_loopback_only_when_clients_need_a_key(
         raw: dict[str, object], apikey: str | None, keyed: bool) -> None:
     from types import SimpleNamespace
 
-    from ccr.server.console import has_client_keys
+    from ccr.ui.overview import has_client_keys
 
     assert has_client_keys(SimpleNamespace(raw=raw, apikey=apikey)) is keyed
 
@@ -333,7 +333,7 @@ def test_the_console_leaves_loopback_only_when_clients_need_a_key(
 def test_provider_health_is_read_from_the_engines_resilience_state() -> None:
     from types import SimpleNamespace
 
-    from ccr.server.console import provider_health
+    from ccr.ui.overview import provider_health
 
     class Health:
         def status(self, providers: list[tuple[str, tuple[str | None, ...]]],
@@ -460,7 +460,7 @@ def test_every_static_file_ships_in_the_package() -> None:
 def test_sandbox_status_is_read_from_the_engine_where_it_reports_it() -> None:
     from types import SimpleNamespace
 
-    from ccr.server.console import sandbox_status
+    from ccr.ui.overview import sandbox_status
 
     engine = SimpleNamespace(scripts_status=lambda: [
         {"kind": "router", "name": "r.py", "calls": 3, "errors": 1, "last": {"nested": 1}}])

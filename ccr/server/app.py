@@ -19,7 +19,8 @@ from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, AuthenticationFailed, error_body
 from ccr.ledger import BudgetExceeded
 from ccr.server.auth import ANONYMOUS, presented_key
-from ccr.server.console import console_blueprint, is_console_path
+from ccr.server.console import console_blueprint
+from ccr.server.console_guard import is_console_path
 from ccr.server.gateway import Gateway
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.metrics import add_metrics_route, session_view

@@ -1,25 +1,17 @@
 """The web console's HTTP side: its static files and JSON API under ``/ui``.
 
-A security reviewer's checklist, in order of the guard below: loopback only (by address and by
-``Host``, against DNS rebinding) unless the server has an ``APIKEY``; an admin token separate
-from the clients' key (login sets an HttpOnly, SameSite=Strict session cookie, or a script
-sends the token as a Bearer header); a per-session CSRF token on every change; a strict
-Content-Security-Policy and no-store on every answer. No answer carries a provider key, every
-write is checked by the config loader first and is atomic with a backup, and the only log file
-read is ``<CCR_HOME>/logs/ccr.log``.
+Who may call it is :mod:`ccr.server.console_guard`'s job; the rules behind each endpoint live in
+:mod:`ccr.ui`. No answer carries a provider key, every write is checked by the config loader
+first and is atomic with a backup, and the only log file read is ``<CCR_HOME>/logs/ccr.log``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import ipaddress
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -28,45 +20,35 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import json as json_response
 from sanic.response import raw, redirect
 
-from ccr import __version__
 from ccr.config import is_secret_key
 from ccr.errors import ApiError
+from ccr.server.console_guard import (
+    COOKIE,
+    PREFIX,
+    SECURITY_HEADERS,
+    SESSION_IDLE_S,
+    Sessions,
+    guard,
+    refuse,
+    token_id,
+)
 from ccr.ui import STATIC_DIR, edits, overrides, records, requestlog, tryit
 from ccr.ui import configfile as cfgfile
 from ccr.ui.masking import PlaceholderError, scrub, secret_values
-from ccr.ui.token import ensure_token, token_matches
+from ccr.ui.overview import overview
+from ccr.ui.token import token_matches
 from ccr.ui.usage import usage as usage_summary
 
 log = logging.getLogger("ccr")
 
-PREFIX = "/ui"
-COOKIE = "ccr_console"
-CSRF_HEADER = "x-csrf-token"
-#: A console session ends after this long without a request.
-SESSION_IDLE_S = 12 * 3600
-MAX_SESSIONS = 64
 #: How long a save waits for the server to reload the file (it checks once a second).
 RELOAD_WAIT_S = 5.0
 #: The most request lines one poll of the live tail returns.
 MAX_TAIL_ROWS = 500
-
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
-SECURITY_HEADERS = {
-    "content-security-policy": CSP,
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-    "cross-origin-resource-policy": "same-origin",
-    "cache-control": "no-store",
-}
+#: The files served, by suffix (anything else under ``static/`` is not).
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
           ".ico": "image/x-icon"}
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _static_files() -> dict[str, tuple[bytes, str]]:
@@ -77,89 +59,6 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
             files[path.relative_to(STATIC_DIR).as_posix()] = (path.read_bytes(),
                                                                 _TYPES[path.suffix])
     return files
-
-
-@dataclass
-class _Session:
-    csrf: str
-    token_id: str
-    last_seen: float = field(default_factory=time.monotonic)
-
-
-class Console:
-    """The console's own state: logged-in sessions, and a lock so writes never interleave."""
-
-    def __init__(self) -> None:
-        self.sessions: dict[str, _Session] = {}
-        self.write_lock = asyncio.Lock()
-        self.static = _static_files()
-
-    def token(self, home: Path) -> str:
-        return ensure_token(home)
-
-    def login(self, token_id: str) -> tuple[str, _Session]:
-        self._expire()
-        while len(self.sessions) >= MAX_SESSIONS:
-            oldest = min(self.sessions, key=lambda sid: self.sessions[sid].last_seen)
-            del self.sessions[oldest]
-        sid = secrets.token_urlsafe(32)
-        session = _Session(csrf=secrets.token_urlsafe(32), token_id=token_id)
-        self.sessions[sid] = session
-        return sid, session
-
-    def session(self, sid: str | None, token_id: str) -> _Session | None:
-        if not sid:
-            return None
-        session = self.sessions.get(sid)
-        if session is None:
-            return None
-        if (time.monotonic() - session.last_seen > SESSION_IDLE_S
-                or session.token_id != token_id):  # expired, or the token was rotated
-            del self.sessions[sid]
-            return None
-        session.last_seen = time.monotonic()
-        return session
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for sid in [s for s, v in self.sessions.items() if now - v.last_seen > SESSION_IDLE_S]:
-            del self.sessions[sid]
-
-
-def is_console_path(path: str) -> bool:
-    """``/ui`` and everything under ``/ui/``: the console checks its own admin token there."""
-    return path == PREFIX or path.startswith(f"{PREFIX}/")
-
-
-def _token_id(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
-def _is_loopback_ip(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_name(host: str) -> str:
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def has_client_keys(config: Any) -> bool:
-    """Whether the server asks clients for a key (``APIKEY``, named ``APIKEYS`` or an
-    ``ADMIN_KEY``): only then may the console answer beyond loopback."""
-    raw = getattr(config, "raw", {}) or {}
-    return bool(config.apikey or raw.get("APIKEYS") or raw.get("ADMIN_KEY"))
-
-
-def _refuse(status: int, message: str, **extra: Any) -> HTTPResponse:
-    body = ApiError(message, status).to_body()
-    body.update(extra)
-    return json_response(body, status=status, headers=SECURITY_HEADERS)
 
 
 def _state(request: Request) -> Any:
@@ -181,6 +80,16 @@ def _json(request: Request) -> dict[str, Any]:
     return data
 
 
+class Console:
+    """One app's console: its sessions, its static files, and a lock so writes never
+    interleave."""
+
+    def __init__(self) -> None:
+        self.sessions = Sessions()
+        self.write_lock = asyncio.Lock()
+        self.static = _static_files()
+
+
 def console_blueprint() -> Blueprint:
     """A fresh console for one app (tests build many apps in one process)."""
     bp = Blueprint(f"ccr_console_{secrets.token_hex(4)}", url_prefix=PREFIX)
@@ -190,39 +99,7 @@ def console_blueprint() -> Blueprint:
 
     @bp.on_request
     async def _guard(request: Request) -> HTTPResponse | None:
-        state = _state(request)
-        if not has_client_keys(state.config):
-            if not _is_loopback_ip(request.ip or ""):
-                return _refuse(403, "the console answers only on loopback while the server has "
-                               "no APIKEY; set APIKEY in the config to reach it from elsewhere")
-            if _host_name(request.headers.get("host", "")) not in _LOOPBACK_NAMES:
-                return _refuse(403, "the console answers only to localhost, 127.0.0.1 or [::1] "
-                               "while the server has no APIKEY")
-        origin = request.headers.get("origin")
-        if origin and request.method not in _SAFE_METHODS:
-            expected = {f"http://{request.headers.get('host', '')}",
-                        f"https://{request.headers.get('host', '')}"}
-            if origin not in expected:
-                return _refuse(403, "cross-origin change refused")
-        path = request.path
-        if not path.startswith(f"{PREFIX}/api/") or path == f"{PREFIX}/api/login":
-            return None
-        token = await asyncio.to_thread(console.token, state.home)
-        token_id = _token_id(token)
-        bearer = request.headers.get("authorization", "")
-        if bearer[:7].lower() == "bearer ":
-            if token_matches(bearer[7:].strip(), token):
-                return None  # a script with the admin token: no cookie, so no CSRF to fear
-            return _refuse(401, "wrong admin token")
-        session = console.session(request.cookies.get(COOKIE), token_id)
-        if session is None:
-            return _refuse(401, "log in with the admin token (`ccr ui` prints it)")
-        if request.method not in _SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not token_matches(sent, session.csrf):
-                return _refuse(403, "missing or wrong CSRF token: reload the page")
-        request.ctx.console_session = session
-        return None
+        return await guard(request, console.sessions)
 
     @bp.on_response
     async def _headers(request: Request, response: HTTPResponse) -> None:
@@ -246,7 +123,7 @@ def console_blueprint() -> Blueprint:
     def _static(name: str) -> HTTPResponse:
         found = console.static.get(name)
         if found is None:
-            return _refuse(404, "not found")
+            return refuse(404, "not found")
         body, content_type = found
         return raw(body, content_type=content_type, headers={"cache-control": "no-cache"})
 
@@ -256,13 +133,13 @@ def console_blueprint() -> Blueprint:
     async def _login(request: Request) -> HTTPResponse:
         state = _state(request)
         if "application/json" not in request.headers.get("content-type", ""):
-            return _refuse(415, "send the token as JSON")
+            return refuse(415, "send the token as JSON")
         given = _json(request).get("token")
-        token = await asyncio.to_thread(console.token, state.home)
+        token = await asyncio.to_thread(console.sessions.token, state.home)
         if not isinstance(given, str) or not token_matches(given.strip(), token):
             await asyncio.sleep(0.2)  # no fast guessing (the token has 256 bits anyway)
-            return _refuse(401, "wrong admin token (`ccr ui` prints the right one)")
-        sid, session = console.login(_token_id(token))
+            return refuse(401, "wrong admin token (`ccr ui` prints the right one)")
+        sid, session = console.sessions.login(token_id(token))
         response = json_response({"csrf": session.csrf}, headers=SECURITY_HEADERS)
         response.add_cookie(COOKIE, sid, path=PREFIX, httponly=True, samesite="Strict",
                             secure=request.scheme == "https", max_age=SESSION_IDLE_S)
@@ -270,7 +147,7 @@ def console_blueprint() -> Blueprint:
 
     @bp.post("/api/logout", name="logout")
     async def _logout(request: Request) -> HTTPResponse:
-        console.sessions.pop(request.cookies.get(COOKIE) or "", None)
+        console.sessions.sessions.pop(request.cookies.get(COOKIE) or "", None)
         response = json_response({"ok": True})
         response.delete_cookie(COOKIE, path=PREFIX)
         return response
@@ -351,7 +228,7 @@ def console_blueprint() -> Blueprint:
         try:
             return json_response(await asyncio.to_thread(check))
         except cfgfile.SaveRefused as exc:
-            return _refuse(exc.status, exc.message, problems=exc.problems)
+            return refuse(exc.status, exc.message, problems=exc.problems)
 
     @bp.put("/api/routes", name="routes_save")
     async def _routes_save(request: Request) -> HTTPResponse:
@@ -412,7 +289,7 @@ def console_blueprint() -> Blueprint:
             try:
                 result = await asyncio.to_thread(apply)
             except cfgfile.SaveRefused as exc:
-                return _refuse(exc.status, exc.message, problems=exc.problems)
+                return refuse(exc.status, exc.message, problems=exc.problems)
             result["message"] = what
             if reload:
                 result["reload"] = await _reload(request, before)
@@ -434,7 +311,7 @@ def console_blueprint() -> Blueprint:
         try:
             return json_response(await asyncio.to_thread(read))
         except PlaceholderError as exc:
-            return _refuse(409, str(exc))
+            return refuse(409, str(exc))
 
     @bp.post("/api/config/check", name="config_check")
     async def _config_check(request: Request) -> HTTPResponse:
@@ -457,7 +334,7 @@ def console_blueprint() -> Blueprint:
         try:
             return json_response(await asyncio.to_thread(cfgfile.backup_text, path, name))
         except cfgfile.SaveRefused as exc:
-            return _refuse(exc.status, exc.message)
+            return refuse(exc.status, exc.message)
 
     @bp.post("/api/config/restore", name="restore")
     async def _restore(request: Request) -> HTTPResponse:
@@ -491,13 +368,13 @@ def console_blueprint() -> Blueprint:
         text = _json(request).get("text")
         path = state.config.custom_router_path
         if not path:
-            return _refuse(400, "no CUSTOM_ROUTER_PATH in the config: add it on the Config file "
+            return refuse(400, "no CUSTOM_ROUTER_PATH in the config: add it on the Config file "
                            "page (e.g. \"CUSTOM_ROUTER_PATH\": \"custom_router.py\") first")
         if not isinstance(text, str) or not text.strip():
-            return _refuse(400, "the script is empty")
-        problem = await script_problem(text, state)
+            return refuse(400, "the script is empty")
+        problem = await tryit.load_problem(text)
         if problem:
-            return _refuse(400, f"not saved: {problem}", problems=[{"path": "", "message":
+            return refuse(400, f"not saved: {problem}", problems=[{"path": "", "message":
                                                                     problem}])
         from ccr.config import write_text_atomic
 
@@ -518,7 +395,7 @@ def console_blueprint() -> Blueprint:
         try:
             found = await asyncio.to_thread(records.load, _state(request).home, unquote(ref))
         except records.RecordError as exc:
-            return _refuse(404, str(exc))
+            return refuse(404, str(exc))
         found["headers"] = {k: v for k, v in found["headers"].items()
                             if isinstance(v, str) and not is_secret_key(k)}
         return json_response(found)
@@ -619,81 +496,3 @@ async def _reload(request: Request, before: tuple[Any, Any]) -> dict[str, Any]:
             "reloads": state.reloads}
 
 
-async def script_problem(text: str, state: Any) -> str | None:
-    """Why ``text`` would not load as a router script (compiled in a short-lived sandbox)."""
-    import tempfile
-
-    from ccr.sandbox import RouterScript
-
-    with tempfile.TemporaryDirectory(prefix="ccr-check-") as folder:
-        path = Path(folder) / "custom_router.py"
-        path.write_text(text, encoding="utf-8")
-        async with RouterScript(str(path), workers=1) as script:
-            return script.load_error
-
-
-def overview(state: Any, secrets: list[str]) -> dict[str, Any]:
-    """What the server knows about itself, for the Overview page (no keys, no URLs; a reload
-    error quoting a value from the file has the file's ``secrets`` masked)."""
-    engine = state.engine
-    config = state.config
-    script = engine.script
-    transformers = getattr(engine, "transformers", None)
-    plugins = getattr(transformers, "plugins", ()) or ()
-    health = provider_health(engine)
-    return {
-        "version": __version__,
-        "pid": os.getpid(),
-        "uptime_s": round(time.time() - state.stats.started_at, 1),
-        "requests": state.stats.requests,
-        "errors": state.stats.errors,
-        "reloads": state.reloads,
-        "reload_error": scrub(state.reload_error, secrets) if state.reload_error else None,
-        "config": str(config.path) if config.path else None,
-        "client_key": has_client_keys(config),
-        "log_enabled": bool(config.log),
-        "providers": [{"name": p.name, "models": list(p.models),
-                       "health": health.get(p.name)} for p in config.providers],
-        "router_script": None if script is None else {
-            "path": str(script.path), "load_error": script.load_error,
-        },
-        "sandboxes": sandbox_status(engine),
-        "transformers": [{"name": p.name, "path": str(getattr(p.script, "path", "")),
-                          "load_error": getattr(p.script, "load_error", None)}
-                         for p in plugins],
-    }
-
-
-def sandbox_status(engine: Any) -> list[dict[str, Any]] | None:
-    """The router script's and transformers' calls, errors, timeouts and switch-off, when the
-    engine reports them (``engine.scripts_status()``; read defensively, plain values only)."""
-    status = getattr(engine, "scripts_status", None)
-    if not callable(status):
-        return None
-    try:
-        rows = status()
-    except Exception:
-        return None
-    return [{str(k): v for k, v in row.items() if isinstance(v, str | int | float | bool | None)}
-            for row in rows if isinstance(row, dict)] if isinstance(rows, list) else None
-
-
-def provider_health(engine: Any) -> dict[str, dict[str, Any]]:
-    """Each provider's health and cooldown by name, when the engine tracks them (read
-    defensively: ``engine.resilience.health.status(...)``; only plain values, never keys)."""
-    resilience = getattr(engine, "resilience", None)
-    health = getattr(resilience, "health", None)
-    status = getattr(health, "status", None)
-    providers = getattr(resilience, "providers", None)
-    if not callable(status) or not callable(providers):
-        return {}
-    try:
-        rows = status(providers(engine.config))
-    except Exception:
-        return {}
-    found = {}
-    for row in rows if isinstance(rows, list) else []:
-        if isinstance(row, dict) and isinstance(row.get("provider"), str):
-            found[row["provider"]] = {str(k): v for k, v in row.items() if k != "provider"
-                                      and isinstance(v, str | int | float | bool | None)}
-    return found

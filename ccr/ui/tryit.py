@@ -154,3 +154,14 @@ async def _route_with_draft(engine: Any, request: ClientRequest, draft: str) -> 
                 raise ValueError(f"the draft does not load: {script.load_error}")
             trial = dataclasses.replace(engine, script=script, _owns_upstream=False)
             return await trial.route(request)
+
+
+async def load_problem(text: str) -> str | None:
+    """Why ``text`` would not load as a router script (compiled in a short-lived sandbox)."""
+    from ccr.sandbox import RouterScript
+
+    with tempfile.TemporaryDirectory(prefix="ccr-check-") as folder:
+        path = Path(folder) / "custom_router.py"
+        path.write_text(text, encoding="utf-8")
+        async with RouterScript(str(path), workers=1) as script:
+            return script.load_error
