@@ -1,8 +1,8 @@
 """Tokens and cost by route, provider, project and day, for the console's Usage page.
 
-The usage ledger, when the server has one, is the source; until then the request log is (it
-holds each request's route and token counts, but no project, and it rotates). The answer says
-which source it used, so the page can say so.
+The usage ledger (``LEDGER``, on by default) is the source; with it off or unreadable the
+request log is (it holds each request's route and token counts, but no project, and it
+rotates). The answer says which source it used, so the page can say so.
 """
 
 from __future__ import annotations
