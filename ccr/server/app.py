@@ -19,6 +19,8 @@ from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, AuthenticationFailed, error_body
 from ccr.ledger import BudgetExceeded
 from ccr.server.auth import ANONYMOUS, presented_key
+from ccr.server.console import console_blueprint
+from ccr.server.console_guard import is_console_path
 from ccr.server.gateway import Gateway
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.metrics import add_metrics_route, session_view
@@ -79,11 +81,12 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.on_request
     async def _authenticate(request: Request) -> None:
-        """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request."""
+        """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request.
+        The console (``/ui``) checks its own admin token instead."""
         auth = app.ctx.gateway.policy(state.config).auth
         identity = auth.identify(presented_key(request.headers))
         if identity is None:
-            if request.path not in _OPEN_PATHS:
+            if request.path not in _OPEN_PATHS and not is_console_path(request.path):
                 raise AuthenticationFailed()
             identity = ANONYMOUS
         request.ctx.identity = identity
@@ -172,6 +175,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _messages(request: Request) -> HTTPResponse | None:
         return await handle_messages(state, request)
 
+    app.blueprint(console_blueprint())
     return app
 
 
