@@ -127,7 +127,7 @@ def _attach() -> _Target:
             register_session(home, record.pid)
             return _Target(record.url, record.host, client_config(record.config), record.pid)
         cfg = load_config(None)
-        if fetch_health(cfg.host, cfg.port) is not None:
+        if fetch_health(cfg.host, cfg.port, apikey=cfg.apikey) is not None:
             return _Target(base_url(cfg.host, cfg.port), cfg.host, cfg, None)
         record = start_locked(home, cfg, host=None, port=None, owner=OWNER_CODE).record
         register_session(home, record.pid)

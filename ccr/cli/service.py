@@ -151,7 +151,7 @@ def start_locked(home: Path, cfg: Config, *, host: str | None, port: int | None,
     """:func:`start_background` for a caller that already holds :func:`ccr.service.daemon.lock`."""
     return start_server(
         home, host=host or cfg.host, port=port or cfg.port,
-        config_path=_absolute(cfg.path), owner=owner, progress=progress(),
+        config_path=_absolute(cfg.path), owner=owner, progress=progress(), apikey=cfg.apikey,
     )
 
 
@@ -276,7 +276,7 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
         "stale_pid_file": pid_file(home).exists() and running_server(home) is None,
     }
     if record is not None and not info["stale_pid_file"]:
-        health = fetch_health(record.host, record.port)
+        health = fetch_health(record.host, record.port, apikey=_apikey(record.config or config))
         info.update(
             running=True, pid=record.pid, url=record.url, host=record.host, port=record.port,
             started_by="ccr code" if record.owner == OWNER_CODE else "ccr start",
@@ -290,12 +290,20 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
         cfg = load_config(config)
     except ConfigError:
         return info
-    health = fetch_health(cfg.host, cfg.port)
+    health = fetch_health(cfg.host, cfg.port, apikey=cfg.apikey)
     if health is not None:
         info.update(running=True, pid=health.get("pid"), url=base_url(cfg.host, cfg.port),
                     host=cfg.host, port=cfg.port, started_by="foreground")
         _merge_health(info, health)
     return info
+
+
+def _apikey(config: Path | str | None) -> str | None:
+    """The key the server's config asks clients for (its ``/health`` details need it)."""
+    try:
+        return load_config(config).apikey
+    except ConfigError:
+        return None
 
 
 def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> None:

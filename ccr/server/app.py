@@ -17,6 +17,7 @@ from sanic.response import json as json_response
 
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
+from ccr.convert.schema import check_messages_request
 from ccr.errors import ApiError, AuthenticationFailed, error_body
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
@@ -79,12 +80,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         key = state.config.apikey
         if not key or request.path in _OPEN_PATHS:
             return
-        given = request.headers.get("x-api-key")
-        if given is None:
-            auth = request.headers.get("authorization", "")
-            if auth[:7].lower() == "bearer ":
-                given = auth[7:].strip()
-        if given is None or not hmac.compare_digest(given.encode(), key.encode()):
+        given = _given_key(request)
+        if given is None or not _same_key(given, key):
             raise AuthenticationFailed()
 
     @app.exception(Exception)
@@ -101,6 +98,9 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.get("/health")
     async def _health(request: Request) -> HTTPResponse:
+        if state.config.apikey and not _has_key(request, state.config.apikey):
+            # Open so monitors can probe it; where and how ccr runs is for key holders only.
+            return json_response({"status": "ok"})
         return json_response({
             "status": "ok",
             "version": __version__,
@@ -148,6 +148,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.post("/v1/messages/count_tokens")
     async def _count_tokens(request: Request) -> HTTPResponse:
         body = parse_body(request)
+        check_messages_request(body)
         return json_response({"input_tokens": state.tokens.count_request(body)})
 
     @app.post("/v1/messages")
@@ -155,6 +156,28 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         return await handle_messages(state, request)
 
     return app
+
+
+def _given_key(request: Request) -> str | None:
+    """The client's key from ``x-api-key`` or ``Authorization: Bearer``."""
+    given = request.headers.get("x-api-key")
+    if given is None:
+        auth = request.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+    return given
+
+
+def _same_key(given: str, key: str) -> bool:
+    """Constant-time comparison; header bytes that are not UTF-8 (kept as surrogates by the
+    HTTP parser) never match instead of failing to encode."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               key.encode("utf-8", "surrogatepass"))
+
+
+def _has_key(request: Request, key: str) -> bool:
+    given = _given_key(request)
+    return given is not None and _same_key(given, key)
 
 
 def error_response(exc: Exception) -> HTTPResponse:

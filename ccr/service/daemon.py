@@ -276,11 +276,17 @@ def is_serve_command(argv: list[str]) -> bool:
     return "serve" in argv and any("ccr" in Path(arg).name for arg in argv)
 
 
-def fetch_health(host: str, port: int, timeout_s: float = 1.0) -> dict[str, Any] | None:
-    """``GET /health`` of a ccr server (no proxies involved), or None when nothing answers."""
+def fetch_health(host: str, port: int, timeout_s: float = 1.0, *,
+                 apikey: str | None = None) -> dict[str, Any] | None:
+    """``GET /health`` of a ccr server (no proxies involved), or None when nothing answers.
+
+    A server with an ``APIKEY`` shows its details (pid, version, config) only to a client that
+    sends the key, so pass ``apikey`` from the config it runs on.
+    """
     conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout_s)
+    headers = {"x-api-key": apikey} if apikey else {}
     try:
-        conn.request("GET", "/health")
+        conn.request("GET", "/health", headers=headers)
         response = conn.getresponse()
         body = response.read()
         if response.status != 200:
@@ -325,7 +331,7 @@ def wait_exit(pid: int, timeout_s: float) -> bool:
 # Starting
 
 
-def check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int, apikey: str | None = None) -> None:
     """Raise :class:`PortInUse` when another program listens on ``host:port``."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
@@ -341,7 +347,7 @@ def check_port_free(host: str, port: int) -> None:
                 probe.bind(address)
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
-                    raise _port_in_use(host, port) from None
+                    raise _port_in_use(host, port, apikey) from None
                 if exc.errno == errno.EADDRNOTAVAIL:
                     raise DaemonError(
                         f"cannot listen on {host}: not an address of this machine",
@@ -350,10 +356,25 @@ def check_port_free(host: str, port: int) -> None:
                 raise
 
 
-def _port_in_use(host: str, port: int) -> PortInUse:
-    health = fetch_health(host, port)
-    if health is not None:
-        who = f"another ccr server (pid {health.get('pid')}, not started by `ccr start`)"
+def _answers_as_ccr(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """Whether a ccr server answers there (``GET /`` is open even when a key is required)."""
+    conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout_s)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        data = json.loads(response.read()) if response.status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+    return isinstance(data, dict) and data.get("name") == "ccr"
+
+
+def _port_in_use(host: str, port: int, apikey: str | None = None) -> PortInUse:
+    health = fetch_health(host, port, apikey=apikey)
+    if health is not None or _answers_as_ccr(host, port):
+        pid = f"pid {health.get('pid')}, " if health is not None else ""
+        who = f"another ccr server ({pid}not started by `ccr start`)"
         hint = (f"stop that server, or choose another port with --port (or PORT in the config); "
                 f"it answers at {base_url(host, port)}")
     else:
@@ -379,6 +400,7 @@ def start_server(
     owner: str = OWNER_START,
     timeout_s: float = START_TIMEOUT_S,
     progress: Progress | None = None,
+    apikey: str | None = None,
 ) -> StartResult:
     """Start ``ccr serve`` in the background unless one is running; wait for ``/health``.
 
@@ -393,7 +415,7 @@ def start_server(
         return StartResult(current, started=False)
     if current is not None:
         remove_record(home)
-    check_port_free(host, port)
+    check_port_free(host, port, apikey)
     output = home / SERVE_OUTPUT
     offset = _prepare_output(output)
     process = _spawn(home, host=host, port=port, config_path=config_path, output=output)
@@ -406,7 +428,7 @@ def start_server(
         waiting = progress(f"Starting ccr on {record.url}") if progress else (
             contextlib.nullcontext())
         with waiting:
-            _wait_ready(process, record, output, offset, timeout_s)
+            _wait_ready(process, record, output, offset, timeout_s, apikey)
     except BaseException:
         _kill(process)
         remove_record(home, pid=process.pid)
@@ -445,7 +467,7 @@ def _spawn(home: Path, *, host: str, port: int, config_path: Path | None,
 
 
 def _wait_ready(process: subprocess.Popen[bytes], record: ServerRecord, output: Path,
-                offset: int, timeout_s: float) -> None:
+                offset: int, timeout_s: float, apikey: str | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         code = process.poll()
@@ -455,7 +477,7 @@ def _wait_ready(process: subprocess.Popen[bytes], record: ServerRecord, output: 
                 f"fix the problem above and run the command again (full output: {output})",
                 output=tail(output, offset),
             )
-        health = fetch_health(record.host, record.port, timeout_s=0.5)
+        health = fetch_health(record.host, record.port, timeout_s=0.5, apikey=apikey)
         if health is not None and health.get("pid") == process.pid:
             return
         if time.monotonic() >= deadline:
