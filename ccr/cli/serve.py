@@ -138,7 +138,6 @@ class _StopSignals:
 
 async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
                                  ready: Callable[[], None]) -> None:
-    from ccr.service.daemon import shutdown_timeout_ms
 
     signals = _StopSignals(asyncio.get_running_loop())
     try:
@@ -154,7 +153,7 @@ async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
         ready()
         await signals.received.wait()
         # The config may have been reloaded since start: its current deadline applies.
-        timeout_s = shutdown_timeout_ms(state.config.raw) / 1000
+        timeout_s = state.config.shutdown_timeout_ms / 1000
         server.server.close()  # no new connections from here on
         busy = sum(1 for conn in server.connections if _busy(conn))
         log.info("%s: shutting down; %d open request(s) may finish within %.1f s", signals.name,

@@ -82,7 +82,7 @@ def parse_config(data: dict[str, Any], *, env: Mapping[str, str] | None = None,
         substituted = substitute_env(data, env)
     except InvalidConfig as exc:
         raise InvalidConfig(exc.problems, file=file) from None
-    return build_config(substituted, file=file, home=env.get("HOME"))
+    return build_config(substituted, file=file, home=env.get("HOME"), env=env)
 
 
 def _read(path: Path) -> Any:

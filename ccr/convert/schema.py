@@ -133,7 +133,8 @@ def _block(block: Any, path: str) -> None:
     if not isinstance(block, dict):
         raise _fail(path, "must be an object with a \"type\"")
     kind = block.get("type")
-    _string(kind, f"{path}.type")
+    if not isinstance(kind, str):
+        raise _fail(f"{path}.type", "must be a string")
     check = _BLOCKS.get(kind)
     if check is not None:
         check(block, path)

@@ -145,7 +145,7 @@ def think(ctx: RequestContext, config: Config) -> str | None:
 def image(ctx: RequestContext, config: Config) -> str | None:
     """With ``forceUseImageAgent`` the main model keeps the turn and the image agent answers
     its questions about the images instead (see :mod:`ccr.agents.image`)."""
-    if not ctx.router.image or config.raw.get("forceUseImageAgent") is True:
+    if not ctx.router.image or config.force_use_image_agent:
         return None
     for message in reversed(ctx.body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":

@@ -99,7 +99,7 @@ def image_agent(state: AppState, runtime: Runtime, image_route: str | None, rout
     if not image_route or chain.protocol == "anthropic":
         return None
     agent = ImageAgent(image_route)
-    forced = config.raw.get("forceUseImageAgent") is True
+    forced = config.force_use_image_agent
     if not agent.applies(body, forced=forced, route_name=route.name):
         return None
 

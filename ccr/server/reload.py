@@ -42,7 +42,7 @@ async def _retire(runtime: Runtime, upstream: Upstream | None) -> None:
 
 def _upstream_settings(runtime: Runtime) -> tuple[object, ...]:
     config = runtime.config
-    return (config.proxy_url, Timeouts.from_config(config.raw, config.api_timeout_ms))
+    return (config.proxy_url, config.no_proxy, Timeouts.of(config))
 
 
 class ConfigWatcher:

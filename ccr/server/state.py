@@ -139,6 +139,4 @@ class AppState:
 
     def make_upstream(self) -> Upstream:
         config = self.config
-        return Upstream(
-            Timeouts.from_config(config.raw, config.api_timeout_ms), proxy_url=config.proxy_url
-        )
+        return Upstream(Timeouts.of(config), proxy_url=config.proxy_url, no_proxy=config.no_proxy)

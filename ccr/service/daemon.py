@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ LOCK_FILE_NAME = "ccr.lock"
 SERVE_OUTPUT = Path("logs") / "serve.out"
 SESSIONS_DIR_NAME = "code-sessions"
 
-DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000  # as ccr.config.model (not imported: kept light)
 #: How long ``ccr start`` waits for ``/health`` to answer.
 START_TIMEOUT_S = 15.0
 #: Extra time ``ccr stop`` gives the server past its own shutdown deadline before SIGKILL.
@@ -86,28 +86,18 @@ def base_url(host: str, port: int) -> str:
     return f"http://{target}:{port}"
 
 
-def shutdown_timeout_ms(raw: Mapping[str, Any]) -> int:
-    """``SHUTDOWN_TIMEOUT_MS`` from a raw config: how long open streams may finish on SIGTERM."""
-    value = raw.get("SHUTDOWN_TIMEOUT_MS")
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = float(value.strip())
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    return DEFAULT_SHUTDOWN_TIMEOUT_MS
-
-
 def _config_shutdown_timeout_ms(config_path: str | None) -> int:
-    """The deadline the server was told, read from its config file without validating it."""
+    """How long the server was told to let streams finish, from its config file (the default
+    when the file cannot be loaded now: a stop must not fail over it)."""
     if not config_path:
         return DEFAULT_SHUTDOWN_TIMEOUT_MS
-    import json5
+    from ccr.config import load_config
+    from ccr.errors import ConfigError
 
     try:
-        raw = json5.loads(Path(config_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return load_config(config_path).shutdown_timeout_ms
+    except ConfigError:
         return DEFAULT_SHUTDOWN_TIMEOUT_MS
-    return shutdown_timeout_ms(raw) if isinstance(raw, dict) else DEFAULT_SHUTDOWN_TIMEOUT_MS
 
 
 # --------------------------------------------------------------------------------------------
