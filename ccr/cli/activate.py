@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.cli.service import DebugOption, client_config, debug_enabled, guarded
 from ccr.config import Config, ccr_home
 from ccr.service.daemon import base_url, connect_host, fetch_health, running_server

@@ -19,7 +19,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.config import (
     REDACTED,
     ROUTE_SLOTS,

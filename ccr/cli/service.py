@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.config import Config, ccr_home, load_config
 from ccr.errors import ConfigError
 from ccr.service.daemon import (

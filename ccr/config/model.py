@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3456
@@ -154,6 +155,8 @@ class Config:
         """The proxy to reach ``url`` through, or None to connect directly."""
         if self.proxy_url is None:
             return None
+        from urllib.parse import urlsplit
+
         try:
             host = (urlsplit(url).hostname or "").lower()
         except ValueError:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ccr.config import model as defaults
+from ccr.config.keypath import child_path
 from ccr.config.keys import unknown_key_warnings
 from ccr.config.model import (
     DEFAULT_API_TIMEOUT_MS,
@@ -37,7 +38,6 @@ LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "fatal", "trace")
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _EXAMPLE_URL = "https://api.deepseek.com/chat/completions"
 _MAX_LISTED = 8
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DIGITS = re.compile(r"\s*[0-9]+\s*\Z")
 
 
@@ -53,15 +53,6 @@ class InvalidConfig(ConfigError):
         lines = [f"{len(self.problems)} problems:"]
         lines += [f"{p}: {m}" if p else m for p, m in self.problems]
         super().__init__("\n".join(lines), file=file)
-
-
-def child_path(parent: str, key: str | int) -> str:
-    """The key path of ``parent[key]``: ``Providers[0]``, ``Router.think``, ``x["qwen2.5"]``."""
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    if _IDENTIFIER.match(key):
-        return f"{parent}.{key}" if parent else key
-    return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
 
 
 def _show(value: Any, limit: int = 60) -> str:
