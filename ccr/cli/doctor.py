@@ -23,6 +23,7 @@ import typer
 
 from ccr.cli.options import ConfigOption, DebugOption
 from ccr.config.env import referenced_variables
+from ccr.config.model import Config
 from ccr.config.paths import ccr_home
 from ccr.errors import ConfigError
 
@@ -80,12 +81,12 @@ def run_checks(config_path: Path | None, env: Mapping[str, str], home: Path, cwd
         except ConfigError:
             pass
     yield from _variables(written, env)
+    cfg: Config | None = None
     try:
         cfg = load_config(config_path, env=env)
     except ConfigError as exc:
         yield Check(FAIL, "config", str(exc).replace("\n", "\n     "),
                     f"edit {path} (JSON5: comments and trailing commas are fine)")
-        cfg = None
     else:
         where = str(cfg.path) if cfg.path else f"none at {path}: running on built-in defaults"
         yield Check(OK if cfg.has_providers else WARN, "config",
@@ -135,7 +136,7 @@ def _port(host: str, port: int, apikey: str | None) -> Check:
     return Check(OK, "port", f"{host}:{port} is free for ccr")
 
 
-def _sandboxed(cfg: Any, debug: bool) -> Iterator[Check]:
+def _sandboxed(cfg: Config, debug: bool) -> Iterator[Check]:
     """The router script and the transformers, loaded as the server loads them."""
     if cfg.custom_router_path:
         from ccr.sandbox import RouterScript
@@ -162,7 +163,7 @@ def _sandboxed(cfg: Any, debug: bool) -> Iterator[Check]:
                         "provider's transformer chain load")
 
 
-def _ccr_url(cfg: Any) -> str:
+def _ccr_url(cfg: Config | None) -> str:
     from ccr.service.daemon import base_url
 
     if cfg is None:
@@ -263,7 +264,7 @@ def _statusline(settings: list[tuple[Path, dict[str, Any]]]) -> Check:
 # -- providers -----------------------------------------------------------------------------------
 
 
-def _providers_reachable(cfg: Any) -> Iterator[Check]:
+def _providers_reachable(cfg: Config) -> Iterator[Check]:
     for provider in cfg.providers:
         parts = urlsplit(provider.api_base_url)
         host = parts.hostname or ""

@@ -20,20 +20,17 @@ import logging
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, NoReturn
 
 import typer
 
+from ccr.cli.options import ConfigOption, DebugOption, HostOption, PortOption
 from ccr.config import ccr_home, is_loopback_host, load_config
 from ccr.errors import ConfigError
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $CCR_HOME/config.json).",
-                 dir_okay=False),
-]
+__all__ = ["ConfigOption", "register", "serve"]  # ConfigOption: still imported from here
 
 log = logging.getLogger("ccr")
 
@@ -48,8 +45,9 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (overrides HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (overrides PORT).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Run ccr in the foreground (SIGTERM/Ctrl-C let open streams finish, then exit).
 
@@ -59,14 +57,13 @@ def serve(
     from ccr.server.app import create_app
     from ccr.server.messages import no_provider_message
     from ccr.server.state import AppState, Runtime
-    from ccr.service.daemon import remove_record
+    from ccr.service.daemon import DaemonError, check_port_free, remove_record
 
+    debug = debug or os.environ.get("CCR_DEBUG", "").strip().lower() in ("1", "true", "yes")
     try:
         cfg = load_config(config)
-        runtime = Runtime.build(cfg)
     except ConfigError as exc:
-        typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
-        raise typer.Exit(2) from None
+        _config_failed(exc, debug)
     bind_host = host or cfg.host
     bind_port = port or cfg.port
     if not cfg.apikey and not is_loopback_host(bind_host):
@@ -76,8 +73,19 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    try:  # before the sandboxes start: a busy port is named at once, as `ccr start` names it
+        check_port_free(bind_host, bind_port, cfg.apikey)
+    except DaemonError as exc:
+        typer.echo(f"ccr: {exc.message}\nhint: {exc.hint}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        runtime = Runtime.build(cfg)
+    except ConfigError as exc:
+        _config_failed(exc, debug)
     home = ccr_home()
     setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
+    for key_path, message in cfg.warnings:
+        log.warning("config: %s: %s", key_path, message)
     state = AppState(runtime=runtime, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
@@ -97,6 +105,13 @@ def serve(
     finally:
         # A PID file ``ccr start`` wrote for this process is stale from now on.
         remove_record(home, pid=os.getpid())
+
+
+def _config_failed(exc: ConfigError, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exc()
+    typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
+    raise typer.Exit(2) from None
 
 
 def _run(main: Any) -> None:

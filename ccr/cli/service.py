@@ -259,6 +259,7 @@ def status(
     """
     with guarded(debug_enabled(debug)):
         info = _status(ccr_home(), config)
+        info["config_warnings"] = _config_warnings(info.get("config") or config)
     if as_json:
         typer.echo(json.dumps(info))
     else:
@@ -298,6 +299,14 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
     return info
 
 
+def _config_warnings(config: Path | str | None) -> list[str]:
+    """What the config holds that ccr ignores (typos, CCR-only keys), as ``path: message``."""
+    try:
+        return [f"{path}: {message}" for path, message in load_config(config).warnings]
+    except ConfigError:
+        return []
+
+
 def _apikey(config: Path | str | None) -> str | None:
     """The key the server's config asks clients for (its ``/health`` details need it)."""
     try:
@@ -317,6 +326,12 @@ def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> Non
 
 
 def _print_status(info: Mapping[str, Any]) -> None:
+    _print_running(info)
+    for warning in info.get("config_warnings") or ():
+        typer.echo(f"config warning: {warning}")
+
+
+def _print_running(info: Mapping[str, Any]) -> None:
     if not info["running"]:
         note = " (its PID file is stale: that process is gone or not ccr)" if info[
             "stale_pid_file"] else ""
