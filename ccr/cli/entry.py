@@ -1,5 +1,5 @@
-"""The ``ccr`` executable: answers ``--version``, ``--help`` and ``statusline`` before loading
-typer, then hands everything else to the typer app.
+"""The ``ccr`` executable: answers ``--version``, ``--help``, ``statusline`` and ``status``
+before loading typer, then hands everything else to the typer app.
 
 ``ccr statusline`` runs on every Claude Code status refresh, so it must cost little more than
 the interpreter itself; ``ccr --help`` should not import every command to list them.
@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> None:
         from ccr.cli.statusline import fast_main
 
         code = fast_main(args[1:])
+        if code is not None:
+            sys.exit(code)
+    if args[:1] == ["status"]:
+        from ccr.cli.status import fast_main as status_main
+
+        code = status_main(args[1:])
         if code is not None:
             sys.exit(code)
     from ccr.cli.main import app

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
-import time
 import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,6 +26,7 @@ from urllib.parse import quote
 
 from ccr.config.env import substitute
 from ccr.config.paths import ccr_home_str
+from ccr.service.localhttp import http_get
 
 if TYPE_CHECKING:
     import typer
@@ -220,55 +219,6 @@ def fetch_usage(settings: Settings, session_id: str,
     except ValueError:
         return UNAVAILABLE, None
     return (UNAVAILABLE, None) if not isinstance(usage, dict) else ("", usage)
-
-
-def http_get(host: str, port: int, path: str, headers: Mapping[str, str],
-             timeout_s: float) -> tuple[int, bytes]:
-    """``(status, body)`` of one HTTP/1.1 GET on a fresh connection.
-
-    A few lines of socket code instead of ``http.client``, whose imports (``email``, ``ssl``)
-    cost more than the rest of this command. Raises OSError or ValueError when the answer
-    is not HTTP or does not come within ``timeout_s`` overall.
-    """
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"header {name} holds a line break")
-        lines.append(f"{name}: {value}")
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-    deadline = time.monotonic() + timeout_s
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
-        sock.sendall(request)
-        chunks: list[bytes] = []
-        while True:
-            sock.settimeout(max(0.001, deadline - time.monotonic()))
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
-    status_line, *header_lines = head.split(b"\r\n")
-    parts = status_line.split(b" ", 2)
-    if not sep or len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-        raise ValueError("not an HTTP answer")
-    fields = {k.strip().lower(): v.strip() for k, _, v in
-              (line.partition(b":") for line in header_lines)}
-    if fields.get(b"transfer-encoding", b"").lower() == b"chunked":
-        body = _dechunk(body)
-    return int(parts[1]), body
-
-
-def _dechunk(data: bytes) -> bytes:
-    out: list[bytes] = []
-    while True:
-        size_line, sep, data = data.partition(b"\r\n")
-        if not sep:
-            raise ValueError("truncated chunked body")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return b"".join(out)
-        out.append(data[:size])
-        data = data[size + 2:]
 
 
 class _Segment(NamedTuple):

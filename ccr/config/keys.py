@@ -9,7 +9,6 @@ not checked: their keys belong to someone else.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -47,6 +46,8 @@ def _suggest(key: str, known: frozenset[str]) -> str:
         lowered.setdefault(name.lower(), name)
     if key.lower() in lowered:
         return f' (did you mean "{lowered[key.lower()]}"? keys are case-sensitive)'
+    import difflib  # only when there is a typo to name
+
     close = difflib.get_close_matches(key.lower(), list(lowered), n=1, cutoff=0.6)
     return f' (did you mean "{lowered[close[0]]}"?)' if close else ""
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import http.client
 import json
 import os
 import signal
@@ -29,6 +28,8 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from ccr.service.localhttp import http_get
 
 PID_FILE_NAME = "ccr.pid"
 LOCK_FILE_NAME = "ccr.lock"
@@ -273,19 +274,14 @@ def fetch_health(host: str, port: int, timeout_s: float = 1.0, *,
     A server with an ``APIKEY`` shows its details (pid, version, config) only to a client that
     sends the key, so pass ``apikey`` from the config it runs on.
     """
-    conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout_s)
     headers = {"x-api-key": apikey} if apikey else {}
     try:
-        conn.request("GET", "/health", headers=headers)
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
+        status, body = http_get(connect_host(host), port, "/health", headers, timeout_s)
+        if status != 200:
             return None
         data = json.loads(body)
-    except (OSError, ValueError, http.client.HTTPException):
+    except (OSError, ValueError):
         return None
-    finally:
-        conn.close()
     return data if isinstance(data, dict) and "pid" in data and "version" in data else None
 
 
@@ -348,15 +344,11 @@ def check_port_free(host: str, port: int, apikey: str | None = None) -> None:
 
 def _answers_as_ccr(host: str, port: int, timeout_s: float = 1.0) -> bool:
     """Whether a ccr server answers there (``GET /`` is open even when a key is required)."""
-    conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout_s)
     try:
-        conn.request("GET", "/")
-        response = conn.getresponse()
-        data = json.loads(response.read()) if response.status == 200 else None
-    except (OSError, ValueError, http.client.HTTPException):
+        status, body = http_get(connect_host(host), port, "/", {}, timeout_s)
+        data = json.loads(body) if status == 200 else None
+    except (OSError, ValueError):
         return False
-    finally:
-        conn.close()
     return isinstance(data, dict) and data.get("name") == "ccr"
 
 
