@@ -58,7 +58,10 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _open(app: Sanic) -> None:
         if state.upstream is None:
             state.upstream = state.make_upstream()
-        await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
+        # Built in the background (0.3-1 s): /health answers at once, and the first request
+        # usually finds the tokenizer ready.
+        app.ctx.warm_up = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(cl100k_encoding))
         await state.runtime.start()
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None

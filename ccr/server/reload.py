@@ -16,6 +16,7 @@ from pathlib import Path
 from ccr.config import load_config
 from ccr.engine.upstream import Timeouts, Upstream
 from ccr.errors import ConfigError
+from ccr.logs import apply_reload
 from ccr.server.state import AppState, Runtime
 
 log = logging.getLogger("ccr")
@@ -91,6 +92,7 @@ class ConfigWatcher:
             self.state.runtime = runtime
             self.state.reload_error = None
             self.state.reloads += 1
+            apply_reload(old.config, config, self.state.home)
             retired_upstream = None
             if self.state.upstream is not None and _upstream_settings(old) != _upstream_settings(
                 runtime
