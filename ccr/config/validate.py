@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ccr.config import model as defaults
 from ccr.config.keypath import child_path
-from ccr.config.keys import unknown_key_warnings
+from ccr.config.known_keys import unknown_key_warnings
 from ccr.config.model import (
     DEFAULT_API_TIMEOUT_MS,
     DEFAULT_HOST,
