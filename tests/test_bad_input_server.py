@@ -1,6 +1,6 @@
 """Bad input through a real server: each is an Anthropic-shaped 4xx naming what is wrong, never a
 500, and the server keeps serving; ``/health`` tells a client without the key only that ccr
-is up."""
+is up (no config path, no counters)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
 
 CCR_KEY = "ccr-client-key-0123456789"
 GOOD = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
@@ -90,10 +90,14 @@ def test_api_key_header_with_non_utf8_bytes_is_a_401(keyed: CcrServer) -> None:
     assert b"authentication_error" in data
 
 
-def test_health_without_the_key_says_only_that_ccr_is_up(keyed: CcrServer) -> None:
+def test_health_without_the_key_shows_no_details(keyed: CcrServer) -> None:
+    """Up, version, uptime and the pid (``ccr start``/``status`` identify their server by it);
+    the config path, counters and errors only with a key."""
     response = httpx.get(keyed.base_url + "/health", timeout=5)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert set(response.json()) == {"status", "version", "pid", "uptime_s"}
+    wrong = httpx.get(keyed.base_url + "/health", headers={"x-api-key": "wrong"}, timeout=5)
+    assert set(wrong.json()) == {"status", "version", "pid", "uptime_s"}
 
 
 def test_health_with_the_key_shows_details(keyed: CcrServer) -> None:

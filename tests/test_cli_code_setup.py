@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import CcrHome
+from tests.support.cli_helpers import CcrHome
 from tests.test_cli_code import Claude, code
 
 

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.ccr_server import free_port
-from tests.serve_process import ServeProcess
+from tests.support.ccr_server import free_port
+from tests.support.serve_process import ServeProcess
 
 TYPO_CONFIG = {"LOG": False, "Routr": {"default": "x,y"}, "plugins": []}
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ccr.cli.doctor import FAIL, OK, WARN, Check, run_checks
 from ccr.cli.main import app
-from tests.ccr_server import free_port
+from tests.support.ccr_server import free_port
 
 
 class Setup:

@@ -12,8 +12,8 @@ import pytest
 
 from ccr.config import InvalidConfig, parse_config
 from ccr.config.proxy import proxy_settings
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
 
 PROVIDER = {"name": "ds", "api_base_url": "https://api.deepseek.com/chat/completions",
             "models": ["chat"]}

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ccr_server import CcrServer
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.gateway_client import sse_events
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import fake_config
+from tests.support.gateway_client import sse_events
 
 pytestmark = pytest.mark.slow
 

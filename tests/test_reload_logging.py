@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.serve_process import ServeProcess
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import fake_config
+from tests.support.serve_process import ServeProcess
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from ccr.convert import anthropic_to_openai
 from ccr.convert.schema import check_messages_request
 from ccr.errors import InvalidRequest
 from ccr.protocol.limits import MAX_JSON_DEPTH, depth_exceeds
-from tests.conftest import CLAUDE_CODE_FIXTURES
+from tests.support.fixtures import CLAUDE_CODE_FIXTURES
 
 
 def request(*messages: dict[str, Any], **extra: Any) -> dict[str, Any]:

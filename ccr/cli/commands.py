@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("route", "route", "Show where requests would be routed, without calling any upstream."),
     ("statusline", "statusline", "Print one status line for Claude Code."),
     ("logs", "logs", "Print the request log (-f to follow)."),
+    ("usage", "usage", "Totals from the usage ledger, grouped: table, JSON or CSV."),
     ("doctor", "doctor", "Check config, environment, port and Claude Code setup; print fixes."),
 )
 

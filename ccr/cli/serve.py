@@ -53,10 +53,11 @@ def serve(
 
     Example: ccr serve --port 3456 --config ~/.claude-code-router/config.json
     """
+    from ccr.context.stores import Stores
+    from ccr.engine.engine import Engine, no_provider_message
     from ccr.logs import setup_logging
     from ccr.server.app import create_app
-    from ccr.server.messages import no_provider_message
-    from ccr.server.state import AppState, Runtime
+    from ccr.server.state import AppState
     from ccr.service.daemon import DaemonError, check_port_free, remove_record
 
     debug = debug or os.environ.get("CCR_DEBUG", "").strip().lower() in ("1", "true", "yes")
@@ -66,7 +67,7 @@ def serve(
         _config_failed(exc, debug)
     bind_host = host or cfg.host
     bind_port = port or cfg.port
-    if not cfg.apikey and not is_loopback_host(bind_host):
+    if not cfg.apikey and not cfg.raw.get("APIKEYS") and not is_loopback_host(bind_host):
         typer.echo(
             f"ccr: refusing to listen on {bind_host} without APIKEY: anyone who can reach it "
             "could spend your provider credits. Set APIKEY in the config, or listen on 127.0.0.1.",
@@ -79,14 +80,14 @@ def serve(
         typer.echo(f"ccr: {exc.message}\nhint: {exc.hint}", err=True)
         raise typer.Exit(1) from None
     try:
-        runtime = Runtime.build(cfg)
+        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
     except ConfigError as exc:
         _config_failed(exc, debug)
     home = ccr_home()
     setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
     for key_path, message in cfg.warnings:
         log.warning("config: %s: %s", key_path, message)
-    state = AppState(runtime=runtime, home=home)
+    state = AppState(engine=engine, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
 
@@ -94,7 +95,7 @@ def serve(
         log.info("ccr listening on http://%s:%d (pid %d, config: %s)", bind_host, bind_port,
                  os.getpid(), source)
         if not cfg.has_providers:
-            log.warning(no_provider_message(state))
+            log.warning(no_provider_message(cfg))
 
     try:
         _run(_serve_until_signalled(app, state, bind_host, bind_port, ready))

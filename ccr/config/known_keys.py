@@ -4,7 +4,8 @@ A misspelt section (``"Routr"``) otherwise starts a server whose every request f
 reason that never mentions the typo. Keys of the Node.js claude-code-router that ccr does not
 implement are named as such, with what to do instead. Free-form sections (``StatusLine``,
 ``CUSTOM_ROUTER_OPTIONS``, transformer options, a provider's per-model ``transformer``) are
-not checked: their keys belong to someone else.
+not checked: their keys belong to someone else; nor are the team-gateway sections, which
+:mod:`ccr.config.gateway` checks itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ TOP_LEVEL = frozenset({
     "SHUTDOWN_TIMEOUT_MS", "PROXY_URL", "CUSTOM_ROUTER_PATH", "CUSTOM_ROUTER_OPTIONS",
     "CUSTOM_ROUTER_TIMEOUT_MS", "CUSTOM_ROUTER_MEMORY_MB", "CUSTOM_ROUTER_WORKERS",
     "transformers", "forceUseImageAgent", "StatusLine", "NON_INTERACTIVE_MODE", "CLAUDE_PATH",
+    # the team gateway (checked in detail by ccr.config.gateway)
+    "APIKEYS", "ADMIN_KEY", "METRICS", "STATE", "LEDGER", "PRICES", "BUDGETS", "RATE_LIMIT",
+    "MAX_CONCURRENT_REQUESTS", "QUEUE_TIMEOUT_MS",
 })
 PROVIDER = frozenset({"name", "api_base_url", "api_key", "models", "transformer"})
 ROUTER = frozenset({*ROUTE_SLOTS, "longContextThreshold"})

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ccr.config import model as defaults
+from ccr.config.gateway import gateway_problems
 from ccr.config.keypath import child_path
 from ccr.config.known_keys import unknown_key_warnings
 from ccr.config.model import (
@@ -218,7 +219,8 @@ class _Checker:
 
     def host(self, raw: Mapping[str, Any], apikey: str | None, apikey_ok: bool) -> str:
         host = self.optional_str(raw, "HOST") or DEFAULT_HOST
-        if apikey is None and apikey_ok and not is_loopback_host(host):
+        named_keys = isinstance(raw.get("APIKEYS"), list) and bool(raw.get("APIKEYS"))
+        if apikey is None and apikey_ok and not named_keys and not is_loopback_host(host):
             self.add("HOST", f"ccr refuses to listen on {_show(host)} without APIKEY: anyone who "
                      "can reach it could spend your provider credits. Set \"APIKEY\" to a secret "
                      "that clients must send, or set \"HOST\" to \"127.0.0.1\"")
@@ -586,6 +588,7 @@ def build_config(raw: dict[str, Any], *, file: str | None = None, home: str | No
         path=Path(file) if file else None,
     )
     router = check.router(raw, config, rejected)
+    check.problems.extend(gateway_problems(raw))
     if check.problems:
         raise InvalidConfig(check.problems, file=file)
     return replace(config, router=router)

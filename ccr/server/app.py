@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import itertools
 import logging
 import os
@@ -19,7 +18,11 @@ from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
 from ccr.convert.schema import check_messages_request
 from ccr.errors import ApiError, AuthenticationFailed, error_body
+from ccr.ledger import BudgetExceeded
+from ccr.server.auth import ANONYMOUS, presented_key
+from ccr.server.gateway import Gateway
 from ccr.server.messages import handle_messages, parse_body, request_id
+from ccr.server.metrics import add_metrics_route, session_view
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
 
@@ -41,7 +44,8 @@ def _on_sighup(watcher: ConfigWatcher) -> None:
         log.debug("SIGHUP reload not available in this thread")
 
 
-def create_app(state: AppState, *, name: str | None = None, watch_config: bool = True) -> Sanic:
+def create_app(state: AppState, *, name: str | None = None, watch_config: bool = True,
+               gateway: Gateway | None = None) -> Sanic:
     app = Sanic(name or f"ccr{next(_app_numbers)}", configure_logging=False)
     app.config.RESPONSE_TIMEOUT = 24 * 3600  # streams end when the upstream's do
     app.config.REQUEST_TIMEOUT = 120
@@ -53,16 +57,17 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     app.config.ACCESS_LOG = False
     app.config.TOUCHUP = False
     app.ctx.state = state
+    app.ctx.gateway = gateway or Gateway.for_config(state.config, state.home)
+    add_metrics_route(app)
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:
-        if state.upstream is None:
-            state.upstream = state.make_upstream()
         # Built in the background (0.3-1 s): /health answers at once, and the first request
         # usually finds the tokenizer ready.
         app.ctx.warm_up = asyncio.get_running_loop().create_task(
             asyncio.to_thread(cl100k_encoding))
-        await state.runtime.start()
+        await state.engine.start()
+        await app.ctx.gateway.start()
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
         if app.ctx.watcher is not None:
@@ -73,19 +78,19 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _close(app: Sanic) -> None:
         if app.ctx.watcher is not None:
             await app.ctx.watcher.stop()
-        await state.runtime.aclose()
-        if state.upstream is not None:
-            await state.upstream.aclose()
-            state.upstream = None
+        await state.engine.aclose()
+        await app.ctx.gateway.aclose()
 
     @app.on_request
     async def _authenticate(request: Request) -> None:
-        key = state.config.apikey
-        if not key or request.path in _OPEN_PATHS:
-            return
-        given = _given_key(request)
-        if given is None or not _same_key(given, key):
-            raise AuthenticationFailed()
+        """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request."""
+        auth = app.ctx.gateway.policy(state.config).auth
+        identity = auth.identify(presented_key(request.headers))
+        if identity is None:
+            if request.path not in _OPEN_PATHS:
+                raise AuthenticationFailed()
+            identity = ANONYMOUS
+        request.ctx.identity = identity
 
     @app.exception(Exception)
     async def _error(request: Request, exc: Exception) -> HTTPResponse:
@@ -101,11 +106,23 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.get("/health")
     async def _health(request: Request) -> HTTPResponse:
-        if state.config.apikey and not _has_key(request, state.config.apikey):
-            # Open so monitors can probe it; where and how ccr runs is for key holders only.
-            return json_response({"status": "ok"})
+        gateway: Gateway = app.ctx.gateway
+        teams = gateway.health()
+        degraded = teams["state"]["status"] != "ok" or (
+            teams["ledger"] is not None and teams["ledger"]["status"] != "ok")
+        policy = gateway.policy(state.config)
+        identity = request.ctx.identity
+        if (policy.keys.admin_key and not identity.admin) or (
+                policy.auth.required and not identity.authenticated):
+            # details (config path, errors, store and ledger state) are for the admin key, or
+            # any client key when there is no admin key; the pid stays, as `ccr start` and
+            # `ccr status` identify their server by it
+            return json_response({"status": "degraded" if degraded else "ok",
+                                  "version": __version__, "pid": os.getpid(),
+                                  "uptime_s": round(time.time() - state.stats.started_at, 1)})
         return json_response({
-            "status": "ok",
+            "status": "degraded" if degraded else "ok",
+            **teams,
             "version": __version__,
             "uptime_s": round(time.time() - state.stats.started_at, 1),
             "requests": state.stats.requests,
@@ -114,14 +131,18 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "config": str(state.config.path) if state.config.path else None,
             "reloads": state.reloads,
             "reload_error": state.reload_error,
-            "router_script_error": getattr(state.runtime.script, "load_error", None),
+            "router_script_error": getattr(state.engine.script, "load_error", None),
             "pid": os.getpid(),
         })
 
     @app.get("/api/sessions/<session_id>")
     async def _session(request: Request, session_id: str) -> HTTPResponse:
         """A session's last-turn usage and route, for status lines (no transcript reading)."""
-        usage = state.sessions.get(session_id)
+        shared = await app.ctx.gateway.session(session_id, request.ctx.identity)
+        if shared is not None:
+            return json_response(await session_view(app.ctx.gateway, session_id, shared))
+        usage = state.stores.sessions.get(session_id) if (
+            request.ctx.identity.client is None or request.ctx.identity.admin) else None
         if usage is None:
             raise ApiError(f"no usage recorded for session {session_id[:64]!r}", 404)
         return json_response({
@@ -152,35 +173,13 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _count_tokens(request: Request) -> HTTPResponse:
         body = parse_body(request)
         check_messages_request(body)
-        return json_response({"input_tokens": state.tokens.count_request(body)})
+        return json_response({"input_tokens": state.stores.tokens.count_request(body)})
 
     @app.post("/v1/messages")
     async def _messages(request: Request) -> HTTPResponse | None:
         return await handle_messages(state, request)
 
     return app
-
-
-def _given_key(request: Request) -> str | None:
-    """The client's key from ``x-api-key`` or ``Authorization: Bearer``."""
-    given = request.headers.get("x-api-key")
-    if given is None:
-        auth = request.headers.get("authorization", "")
-        if auth[:7].lower() == "bearer ":
-            given = auth[7:].strip()
-    return given
-
-
-def _same_key(given: str, key: str) -> bool:
-    """Constant-time comparison; header bytes that are not UTF-8 (kept as surrogates by the
-    HTTP parser) never match instead of failing to encode."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
-                               key.encode("utf-8", "surrogatepass"))
-
-
-def _has_key(request: Request, key: str) -> bool:
-    given = _given_key(request)
-    return given is not None and _same_key(given, key)
 
 
 def error_response(exc: Exception) -> HTTPResponse:
@@ -196,4 +195,10 @@ def error_response(exc: Exception) -> HTTPResponse:
         log.exception("internal error")
         status = 500
         body = error_body("api_error", f"internal error in ccr: {type(exc).__name__}")
-    return json_response(body, status=status, headers={"request-id": request_id()})
+    headers = {"request-id": request_id()}
+    retry_after = getattr(exc, "retry_after_s", None)
+    if isinstance(retry_after, int):
+        headers["retry-after"] = str(retry_after)
+    if isinstance(exc, BudgetExceeded):
+        headers["x-should-retry"] = "false"  # nothing changes before the budget resets
+    return json_response(body, status=status, headers=headers)

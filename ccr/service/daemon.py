@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ccr.errors import CcrError
 from ccr.service.localhttp import http_get
 
 PID_FILE_NAME = "ccr.pid"
@@ -51,7 +52,7 @@ OWNER_CODE = "code"
 Progress = Callable[[str], AbstractContextManager[Any]]
 
 
-class DaemonError(Exception):
+class DaemonError(CcrError):
     """A failure the user can act on: what went wrong and a hint what to do."""
 
     def __init__(self, message: str, hint: str, *, output: str = "") -> None:
