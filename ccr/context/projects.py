@@ -10,6 +10,7 @@ cached answer has expired.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from typing import Any
 
 import json5
 from cachetools import LRUCache, TTLCache
+
+log = logging.getLogger("ccr")
 
 PROJECT_CONFIG_NAME = "config.json"
 TRANSCRIPT_SUFFIX = ".jsonl"
@@ -88,7 +91,7 @@ class ProjectLocator:
     def router_override(self, session_id: str | None) -> dict[str, Any] | None:
         """The Router of the session's override file, else of its project's, else None.
 
-        A broken file gives None and sets :attr:`last_error`; logging it is the caller's job.
+        A broken file gives None, sets :attr:`last_error` and is logged (once per version).
         """
         self.last_error = None
         if session_id is None:
@@ -134,6 +137,9 @@ class ProjectLocator:
             except FileNotFoundError:
                 return None
             self._parsed[key] = override
+            if override.error is not None:  # once per version of the file
+                log.warning("override file ignored, the global Router is used: %s",
+                            override.error)
         return override
 
     def _stat(self, path: Path) -> tuple[int, int] | None:
