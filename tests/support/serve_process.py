@@ -57,7 +57,7 @@ class ServeProcess:
                            f"{self.output()}")
 
     def health(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/health", timeout=5).json()
+        return httpx.get(f"{self.url}/health", timeout=5, headers=self.auth).json()
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
         """``/health`` once ``predicate(health)`` holds, or after ``timeout`` seconds."""
