@@ -67,7 +67,7 @@ def serve(
         _config_failed(exc, debug)
     bind_host = host or cfg.host
     bind_port = port or cfg.port
-    if not cfg.apikey and not cfg.raw.get("APIKEYS") and not is_loopback_host(bind_host):
+    if not cfg.apikey and not cfg.has_client_keys and not is_loopback_host(bind_host):
         typer.echo(
             f"ccr: refusing to listen on {bind_host} without APIKEY: anyone who can reach it "
             "could spend your provider credits. Set APIKEY in the config, or listen on 127.0.0.1.",

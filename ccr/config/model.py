@@ -110,6 +110,8 @@ class Config:
     status_line: Mapping[str, Any] = field(default_factory=dict)
     #: The ``claude`` executable ``ccr code`` runs (``$CLAUDE_PATH`` overrides it).
     claude_path: str | None = None
+    #: Named client keys (``APIKEYS``) are configured: clients must send one of them.
+    has_client_keys: bool = False
     #: ``(key path, message)`` for what ccr ignores: unknown keys, CCR features it lacks.
     warnings: tuple[tuple[str, str], ...] = ()
     #: The whole config after ``$VAR`` substitution (secrets included: never log it).

@@ -583,6 +583,7 @@ def build_config(raw: dict[str, Any], *, file: str | None = None, home: str | No
         force_use_image_agent=check.boolean(raw, "forceUseImageAgent", False),
         status_line=check.section(raw, "StatusLine", "read by ccr statusline"),
         claude_path=check.optional_str(raw, "CLAUDE_PATH"),
+        has_client_keys=isinstance(raw.get("APIKEYS"), list) and bool(raw["APIKEYS"]),
         warnings=tuple(unknown_key_warnings(raw)),
         raw=raw,
         path=Path(file) if file else None,
