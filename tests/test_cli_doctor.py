@@ -146,3 +146,21 @@ def test_the_command_prints_one_line_per_check_and_fails_on_failure(
     assert any(line.startswith("FAIL port:") for line in lines)
     assert any(line.startswith("     fix:") for line in lines)
     assert "failed" in lines[-1]
+
+
+def test_transformer_chains_are_loaded(setup: Setup) -> None:
+    setup.config({"Providers": [{"name": "ds", "api_base_url": "https://api.ds.com/v1/chat",
+                                 "api_key": "$DS_KEY", "models": ["chat"],
+                                 "transformer": {"use": ["deepseek"]}}],
+                  "Router": {"default": "ds,chat"}})
+    (check,) = named(setup.checks(), "transformers")
+    assert check.status == OK
+
+
+def test_an_unknown_transformer_name_is_a_failure(setup: Setup) -> None:
+    setup.config({"Providers": [{"name": "ds", "api_base_url": "https://api.ds.com/v1/chat",
+                                 "api_key": "$DS_KEY", "models": ["chat"],
+                                 "transformer": {"use": ["no-such-transformer"]}}],
+                  "Router": {"default": "ds,chat"}})
+    (check,) = named(setup.failures(), "transformers")
+    assert "no-such-transformer" in check.detail

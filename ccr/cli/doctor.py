@@ -151,10 +151,10 @@ def _sandboxed(cfg: Config, debug: bool) -> Iterator[Check]:
         else:
             yield Check(OK, "router script", f"{cfg.custom_router_path} loads")
     if cfg.transformers or any(p.transformer for p in cfg.providers):
-        from ccr.config.write import build_transformer_chains
+        from ccr.transformers import check_chains
 
         try:
-            build_transformer_chains(cfg)
+            check_chains(cfg)
         except ConfigError as exc:
             yield Check(FAIL, "transformers", str(exc).replace("\n", "\n     "),
                         "fix the named file or transformer entry")
