@@ -67,7 +67,7 @@ def same_json(ours: Any, theirs: Any) -> bool:
                 same_json(a, b) for a, b in zip(ours, theirs, strict=True))
         return kind in _PLAIN_SCALARS and bool(ours == theirs)
     # Their __eq__ directly: ``theirs == view`` would come back here when it says NotImplemented.
-    answer = type(theirs).__eq__(theirs, wrap(ours))
+    answer = theirs.__eq__(wrap(ours))
     return answer is not NotImplemented and bool(answer)
 
 
