@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
 import logging
 import time
 from collections.abc import Mapping
@@ -65,6 +66,7 @@ class RouterScript(ScriptPool):
     async def call(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
         """Run ``router(req, config)``; never raises for anything the script does."""
         started = time.perf_counter()
+        req = with_clock(req)
         fetched: set[str] = set()
         hot = frozenset[str]()
 
@@ -112,7 +114,19 @@ class RouterScript(ScriptPool):
         self, started: float, value: str | None, error: str | None, **extra: Any
     ) -> ScriptResult:
         elapsed = (time.perf_counter() - started) * 1000
-        return ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        result = ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        self.stats.note(error, timed_out=result.timed_out, disabled=result.disabled)
+        return result
+
+
+def with_clock(req: dict[str, Any]) -> dict[str, Any]:
+    """``req`` with the fields every call carries: ``now`` (the server's local time, ISO 8601
+    with its offset, unless the caller set one, as a dry run's ``--now`` does) and
+    ``providers`` (provider health; empty until the server reports it)."""
+    if isinstance(req, dict) and ("now" not in req or "providers" not in req):
+        now = req.get("now") or datetime.datetime.now().astimezone().isoformat()
+        req = {"providers": {}, **req, "now": now}
+    return req
 
 
 def _call_message(
