@@ -193,3 +193,8 @@ def test_no_proxy_hosts_are_reached_directly(make_ccr: MakeCcr, fake: FakeUpstre
         "model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 502
     assert not fake.chat_requests
+
+
+def test_team_gateway_and_recording_keys_are_known() -> None:
+    assert warnings_of({"RECORD": {"enabled": False}, "QUEUE_TIMEOUT_MS": 1000,
+                        "RATE_LIMIT": "60/min", "MAX_CONCURRENT_REQUESTS": 4}) == {}

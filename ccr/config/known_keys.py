@@ -24,6 +24,8 @@ TOP_LEVEL = frozenset({
     # the team gateway (checked in detail by ccr.config.gateway)
     "APIKEYS", "ADMIN_KEY", "METRICS", "STATE", "LEDGER", "PRICES", "BUDGETS", "RATE_LIMIT",
     "MAX_CONCURRENT_REQUESTS", "QUEUE_TIMEOUT_MS",
+    # request recording (ccr.context.records)
+    "RECORD",
 })
 PROVIDER = frozenset({"name", "api_base_url", "api_key", "models", "transformer"})
 ROUTER = frozenset({*ROUTE_SLOTS, "longContextThreshold"})

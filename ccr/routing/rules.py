@@ -280,7 +280,7 @@ def image(ctx: RequestContext, config: Config) -> str | None:
 def _image_reason(ctx: RequestContext, config: Config, route: str | None) -> str:
     if not ctx.router.image:
         return _unset("image")
-    if config.raw.get("forceUseImageAgent") is True:
+    if config.force_use_image_agent:
         return "forceUseImageAgent: the image agent answers about images instead"
     return "the last user message has an image" if route else "no image in the last user message"
 
