@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.cli.service import _print_status
+from ccr.cli.status import _print_status
 from ccr.context.output_limits import OutputLimits, clamp, limit_from_error
 from ccr.errors import ApiError
 from tests.support.fake_upstream import FakeUpstream, error, text

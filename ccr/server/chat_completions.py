@@ -20,6 +20,7 @@ from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
 from ccr.convert.openai_client import ChunkStream, anthropic_to_chat_completion, chat_to_anthropic
+from ccr.convert.schema import check_messages_request
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError
 from ccr.ledger import BudgetExceeded
@@ -96,12 +97,13 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
     try:
         chat = parse_body(request)
         body = chat_to_anthropic(chat)
+        check_messages_request(body)  # what /v1/messages checks, on the converted request
         model_name = str(chat["model"])
         options = chat.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         projects = engine.stores.projects
         ticket = await gateway.admit(engine.config, identity, body, request.headers,
-                                     projects.project_for if projects else None,
+                                     projects.locate if projects else None,
                                      want_spend=engine.script is not None)
         client_request = ClientRequest(
             body, request.headers, client=identity.client, session_usage=ticket.session_usage,
