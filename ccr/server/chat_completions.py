@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncGenerator
 from contextlib import aclosing, suppress
-from typing import Any
+from typing import Any, cast
 
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
@@ -134,7 +135,7 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
         decoder = SSEDecoder()
         keepalive = _KeepAlive(response, exchange.ping_interval_s)
         try:
-            async with aclosing(exchange.events()) as events:
+            async with aclosing(cast(AsyncGenerator[bytes, None], exchange.events())) as events:
                 async for data in events:
                     out = [_data(chunk) for event in decoder.feed(data)
                            for chunk in _convert(chunks, event.event, event.data)]
