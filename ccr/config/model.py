@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ccr.config.resilience import Resilience
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3456
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60000
@@ -27,6 +29,10 @@ class Provider:
     api_key: str | None = None
     #: CCR's ``transformer`` object as written: ``{"use": [...], "<model>": {"use": [...]}}``.
     transformer: dict[str, Any] | None = None
+    #: Every key of the provider's pool (``api_key`` may be a list); ``api_key`` is the first.
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: Requests this provider serves at once (e.g. 1 for a local model); None: unbounded.
+    max_concurrency: int | None = None
 
     def canonical_model(self, model: str) -> str | None:
         """The configured spelling of ``model`` (matched case-insensitively), or None."""
@@ -64,6 +70,8 @@ class Config:
     proxy_url: str | None = None
     custom_router_path: str | None = None
     non_interactive_mode: bool = False
+    #: Fallback lists, retries, cooldowns and limits (see :mod:`ccr.config.resilience`).
+    resilience: Resilience = field(default_factory=Resilience)
     #: The whole config after ``$VAR`` substitution (secrets included: never log it).
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     #: The file it came from; None when running on built-in defaults.
