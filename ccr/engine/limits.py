@@ -1,0 +1,170 @@
+"""Admission limits: requests served at once, requests per client, calls per provider.
+
+``MAX_CONCURRENT_REQUESTS`` lets excess requests wait in a bounded queue, then refuses them;
+``RATE_LIMIT`` counts requests per client credential in a sliding window;
+``Providers[].max_concurrency`` makes calls to one provider (a local model serving one request
+at a time) wait their turn. Refusals are :class:`LimitRefused`: a 429 ``rate_limit_error``
+with ``retry-after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from ccr.config.resilience import Limits, RateLimit
+from ccr.errors import ApiError
+
+Clock = Callable[[], float]
+
+#: Clients tracked at most by the rate limiter (the least recently seen are forgotten).
+MAX_CLIENTS = 10_000
+
+
+class LimitRefused(ApiError):
+    """A request refused by a limit; the client should come back after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message, 429, "rate_limit_error")
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(max(1, math.ceil(self.retry_after_s))),
+                "x-should-retry": "true"}
+
+
+class ConcurrencyGate:
+    """At most ``limit`` holders at once; up to ``max_queued`` more wait (each at most
+    ``timeout_s``) in arrival order; anyone beyond that is refused at once."""
+
+    def __init__(self, limit: int, *, max_queued: int = 0, timeout_s: float = 30.0,
+                 what: str = "MAX_CONCURRENT_REQUESTS") -> None:
+        self.limit = limit
+        self.max_queued = max_queued
+        self.timeout_s = timeout_s
+        self.what = what
+        self.active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    async def acquire(self) -> None:
+        if self.active < self.limit and not self._waiters:
+            self.active += 1
+            return
+        if len(self._waiters) >= self.max_queued:
+            raise self._refusal(f"ccr is already serving {self.active} requests "
+                                f"({self.what} is {self.limit})")
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), self.timeout_s)
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return  # the slot arrived just as time ran out: keep it
+            waiter.cancel()
+            raise self._refusal(f"ccr waited {self.timeout_s:g} s for a free slot "
+                                f"({self.what} is {self.limit})") from None
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot while being cancelled: pass it on
+            else:
+                waiter.cancel()
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def release(self) -> None:
+        """Hand the slot to the oldest waiter still waiting, or free it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on: ``active`` is unchanged
+                return
+        self.active = max(0, self.active - 1)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def _refusal(self, why: str) -> LimitRefused:
+        retry = max(1.0, min(self.timeout_s, 5.0))
+        return LimitRefused(f"{why}; try again in a few seconds", retry)
+
+
+class RateLimiter:
+    """``RATE_LIMIT``: at most ``max`` requests per client credential in a sliding window.
+    Credentials are kept as hashes, never as given."""
+
+    def __init__(self, rule: RateLimit, clock: Clock = time.monotonic, *,
+                 max_clients: int = MAX_CLIENTS) -> None:
+        self.rule = rule
+        self.clock = clock
+        self.max_clients = max_clients
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def check(self, credential: str | None) -> None:
+        """Count one request for ``credential``, or raise :class:`LimitRefused`."""
+        now = self.clock()
+        client = hashlib.sha256((credential or "").encode()).hexdigest()[:24]
+        times = self._seen.get(client)
+        if times is None:
+            times = self._seen[client] = deque()
+        self._seen.move_to_end(client)
+        while times and now - times[0] >= self.rule.window_s:
+            times.popleft()
+        if len(times) >= self.rule.max:
+            retry = times[0] + self.rule.window_s - now
+            raise LimitRefused(
+                f"rate limit reached: {self.rule.max} requests per {self.rule.window_s:g} s "
+                "(RATE_LIMIT)", retry)
+        times.append(now)
+        while len(self._seen) > self.max_clients:
+            self._seen.popitem(last=False)
+
+
+class ProviderGates:
+    """One :class:`ConcurrencyGate` per provider with ``max_concurrency``; calls wait their
+    turn (up to ``timeout_s``) rather than being refused."""
+
+    def __init__(self, limits: dict[str, int], *, timeout_s: float = 600.0) -> None:
+        self._gates = {name.lower(): ConcurrencyGate(n, max_queued=1 << 30, timeout_s=timeout_s,
+                                                     what=f"{name}'s max_concurrency")
+                       for name, n in limits.items()}
+
+    def gate(self, provider: str) -> ConcurrencyGate | None:
+        return self._gates.get(provider.lower())
+
+
+class Admission:
+    """The server's limits for one config: the concurrency queue and the rate limiter."""
+
+    def __init__(self, limits: Limits, clock: Clock = time.monotonic) -> None:
+        self.gate = (ConcurrencyGate(limits.max_concurrent, max_queued=limits.max_queued,
+                                     timeout_s=limits.queue_timeout_ms / 1000)
+                     if limits.max_concurrent else None)
+        self.rate = RateLimiter(limits.rate_limit, clock) if limits.rate_limit else None
+
+    @asynccontextmanager
+    async def admit(self, credential: str | None) -> AsyncIterator[None]:
+        """Raises :class:`LimitRefused` when the client is over its rate or the queue is full."""
+        if self.rate is not None:
+            self.rate.check(credential)
+        if self.gate is None:
+            yield
+            return
+        async with self.gate.slot():
+            yield
