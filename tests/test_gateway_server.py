@@ -215,7 +215,7 @@ def test_streamed_turn_records_the_session_usage(fake: FakeUpstream, ccr: CcrSer
 
     Sdk.on(ccr).stream(extra_headers={SESSION_HEADER: sid})
 
-    usage = _wait_for(lambda: ccr.state.sessions.get(sid))
+    usage = _wait_for(lambda: ccr.state.stores.sessions.get(sid))
     assert usage is not None
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens) == (
         2000, 3000, 120)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import tiktoken
 
+from ccr.context import tokens
 from ccr.context.tokens import (
     DEFAULT_IMAGE_TOKENS,
     TokenCounter,
@@ -20,7 +21,6 @@ from ccr.context.tokens import (
     count_text,
     estimate_image_tokens,
 )
-from ccr.context import tokens
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 ENCODING_PATH = Path(tokens.__file__).parent / "data" / tokens.ENCODING_FILE

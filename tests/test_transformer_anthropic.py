@@ -225,7 +225,8 @@ def test_session_usage_is_recorded_from_a_passthrough_stream(make_ccr: MakeCcr,
     httpx.post(f"{ccr.base_url}/v1/messages", json={**REQUEST, "stream": True},
                headers={"x-claude-code-session-id": "sess-native"})
     deadline = time.monotonic() + 2
-    while (usage := ccr.state.sessions.get("sess-native")) is None and time.monotonic() < deadline:
+    sessions = ccr.state.stores.sessions
+    while (usage := sessions.get("sess-native")) is None and time.monotonic() < deadline:
         time.sleep(0.01)  # recorded just after the last byte is sent
     assert usage is not None
     assert (usage.input_tokens, usage.output_tokens) == (21, 9)

@@ -55,15 +55,16 @@ def serve(
 
     Example: ccr serve --port 3456 --config ~/.claude-code-router/config.json
     """
+    from ccr.context.stores import Stores
+    from ccr.engine.engine import Engine, no_provider_message
     from ccr.logs import setup_logging
     from ccr.server.app import create_app
-    from ccr.server.messages import no_provider_message
-    from ccr.server.state import AppState, Runtime
+    from ccr.server.state import AppState
     from ccr.service.daemon import remove_record
 
     try:
         cfg = load_config(config)
-        runtime = Runtime.build(cfg)
+        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
     except ConfigError as exc:
         typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
         raise typer.Exit(2) from None
@@ -78,7 +79,7 @@ def serve(
         raise typer.Exit(2)
     home = ccr_home()
     setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
-    state = AppState(runtime=runtime, home=home)
+    state = AppState(engine=engine, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
 
@@ -86,7 +87,7 @@ def serve(
         log.info("ccr listening on http://%s:%d (pid %d, config: %s)", bind_host, bind_port,
                  os.getpid(), source)
         if not cfg.has_providers:
-            log.warning(no_provider_message(state))
+            log.warning(no_provider_message(cfg))
 
     try:
         _run(_serve_until_signalled(app, state, bind_host, bind_port, ready))

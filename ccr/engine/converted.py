@@ -38,6 +38,10 @@ class ConvertedExchange(BaseExchange):
     upstream: Upstream | None = None
     agent: AgentRun | None = None
 
+    @property
+    def agent_name(self) -> str | None:
+        return self.agent.name if self.agent is not None else None
+
     async def json(self) -> dict[str, Any]:
         """The whole upstream answer as one Anthropic message."""
         earlier_text: list[str] = []

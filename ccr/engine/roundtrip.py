@@ -37,6 +37,11 @@ class BaseExchange:
     idle_s: float
     ping_interval_s: float
 
+    @property
+    def agent_name(self) -> str | None:
+        """The internal agent running inside this exchange, if any (for the log line)."""
+        return None
+
     def fail(self, exc: ApiError) -> ApiError:
         """Record a failure on the outcome, the message scrubbed of the provider's key (some
         upstreams echo it) and of anything key-shaped."""

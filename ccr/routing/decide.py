@@ -37,6 +37,8 @@ class Decision:
     warnings: list[str] = field(default_factory=list)
     #: What the router script printed (for ``ccr route``; the server does not log it).
     script_output: str = ""
+    #: What routing knew about the request (token count, session, project, effective Router).
+    ctx: RequestContext | None = None
 
 
 def script_request(ctx: RequestContext) -> dict[str, Any]:
@@ -85,7 +87,7 @@ async def decide(
             if resolved is not None:
                 provider, model = resolved
                 return Decision(Route(provider, model, "custom"), "custom", None, script_ms,
-                                script_output=output)
+                                script_output=output, ctx=ctx)
             script_error = (
                 f"router() returned {result.value[:80]!r}, which is not a configured "
                 "provider,model route"
@@ -101,6 +103,6 @@ async def decide(
             continue
         provider, model = resolved
         return Decision(Route(provider, model, r.name), r.name, script_error, script_ms, warnings,
-                        output)
+                        output, ctx)
     hint = "; ".join(warnings) if warnings else "Router.default is not set"
     raise ApiError(f"ccr could not route this request: {hint}", 400)
