@@ -38,6 +38,8 @@ class ApiError(Exception):
         self.message = message
         self.status = status
         self.error_type = error_type or error_type_for_status(status)
+        #: Response headers the client should get with this error (``retry-after``, ...).
+        self.headers: dict[str, str] = {}
 
     def to_body(self) -> dict[str, Any]:
         return error_body(self.error_type, self.message)

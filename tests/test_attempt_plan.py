@@ -248,12 +248,22 @@ def test_a_throttled_end_is_a_429_with_the_shortest_known_retry_after(health: He
     assert error.headers == {"x-should-retry": "true", "retry-after": "12"}
 
 
-def test_an_overloaded_end_is_a_529(health: Health) -> None:
+def test_a_transient_end_answers_with_the_last_failures_status(health: Health) -> None:
     p = plan(health, PRIMARY, FALLBACK, retry=RetryPolicy(max_retries=0))
-    p.failed(step(p), Failure("http", 529))
     p.failed(step(p), Failure("http", 503))
+    p.failed(step(p), Failure("http", 529))
     error = give_up(p).error
     assert (error.status, error.error_type) == (529, "overloaded_error")
+    assert error.should_retry is True
+
+
+def test_the_final_message_ends_with_the_last_upstreams_own_words(health: Health) -> None:
+    p = plan(health, PRIMARY, retry=RetryPolicy(max_retries=0))
+    p.failed(step(p), Failure("http", 500, "provider deepseek answered HTTP 500: kaputt"))
+    error = give_up(p).error
+    assert error.status == 500
+    assert error.message.startswith("ccr tried deepseek,deepseek-chat: 500. Last error: "
+                                    "provider deepseek answered HTTP 500: kaputt.")
 
 
 def test_all_targets_cooling_is_a_429_with_the_cooldown_as_retry_after(

@@ -36,6 +36,8 @@ class _Override:
 
     router: dict[str, Any] | None = None
     error: str | None = None
+    #: Its ``fallback`` object (CCR v2 shape: rule -> list of routes), if it has one.
+    fallback: dict[str, Any] | None = None
 
 
 class ProjectLocator:
@@ -108,6 +110,23 @@ class ProjectLocator:
                 return copy.deepcopy(override.router)
         return None
 
+    def fallback_override(self, session_id: str | None) -> dict[str, Any] | None:
+        """The ``fallback`` of the session's override file, else of its project's, else None.
+        Its routes are checked where they are used (an unknown one is skipped)."""
+        if session_id is None:
+            return None
+        project = self.project_for(session_id)
+        if project is None:
+            return None
+        folder = self._ccr_home / project
+        for path in (folder / (session_id + OVERRIDE_SUFFIX), folder / PROJECT_CONFIG_NAME):
+            override = self._load(path)
+            if override is None or override.error is not None:
+                continue
+            if override.fallback is not None:
+                return copy.deepcopy(override.fallback)
+        return None
+
     # -- filesystem -----------------------------------------------------------------------
 
     def _scan_for(self, transcript_name: str) -> str | None:
@@ -163,12 +182,15 @@ def _parse_override(path: Path) -> _Override:
         return _Override(error=f"{path}: invalid JSON: {exc}")
     if not isinstance(data, dict):
         return _Override(error=f"{path}: the top level must be an object")
+    fallback = data.get("fallback")
+    if fallback is not None and not isinstance(fallback, dict):
+        return _Override(error=f"{path}: fallback must be an object")
     router = data.get("Router")
     if router is None:
-        return _Override()
+        return _Override(fallback=fallback)
     if not isinstance(router, dict):
         return _Override(error=f"{path}: Router must be an object")
-    return _Override(router=router)
+    return _Override(router=router, fallback=fallback)
 
 
 def is_safe_file_name(name: object) -> bool:

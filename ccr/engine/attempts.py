@@ -61,13 +61,9 @@ class RoutedError(ApiError):
         super().__init__(message, status, error_type)
         self.retry_after_s = retry_after_s
         self.should_retry = should_retry
-
-    @property
-    def headers(self) -> dict[str, str]:
-        out = {"x-should-retry": "true" if self.should_retry else "false"}
-        if self.retry_after_s is not None and self.should_retry:
-            out["retry-after"] = str(max(1, math.ceil(self.retry_after_s)))
-        return out
+        self.headers["x-should-retry"] = "true" if should_retry else "false"
+        if retry_after_s is not None and should_retry:
+            self.headers["retry-after"] = str(max(1, math.ceil(retry_after_s)))
 
 
 @dataclass
@@ -101,6 +97,17 @@ def _summarise(attempts: Sequence[Attempt]) -> _Summary:
     return s
 
 
+def _transient_status(failure: Failure | None) -> int:
+    """The status for a transient end: the last failure's, as a client should see it."""
+    if failure is None:
+        return 429  # nothing was called: every route is cooling down
+    if failure.kind == "http" and failure.status is not None:
+        if failure.status in (429, 529):
+            return failure.status
+        return failure.status if failure.status in (500, 502, 503, 504) else 502
+    return 504 if failure.kind in ("timeout", "connect_timeout") else 502
+
+
 def final_error(attempts: Sequence[Attempt], *, fatal: Failure | None = None,
                 budget_spent: bool = False) -> RoutedError:
     """The error for a request whose every attempt failed (or whose request was refused)."""
@@ -113,25 +120,22 @@ def final_error(attempts: Sequence[Attempt], *, fatal: Failure | None = None,
         return RoutedError(message, status, error_type_for_status(status), should_retry=False)
     s = _summarise(attempts)
     tried = f"ccr tried {log}."
+    last = next((a.failure for a in reversed(attempts) if a.failure is not None), None)
+    if last is not None and last.message:
+        tried += f" Last error: {last.message.rstrip('.')}."
     if s.transient or s.cooling:
         waits = [a.failure.retry_after_s for a in s.transient
                  if a.failure is not None and a.failure.retry_after_s is not None]
         waits += [a.cooling_s for a in s.cooling if a.cooling_s is not None]
         retry_after = min(waits) if waits else None
-        throttled = s.cooling or any(a.failure is not None and a.failure.status == 429
-                                     for a in s.transient)
-        overloaded = any(a.failure is not None and a.failure.status in (503, 529)
-                         for a in s.transient)
-        if throttled or not overloaded:
-            status, error_type = 429, "rate_limit_error"
-        else:
-            status, error_type = 529, "overloaded_error"
+        status = _transient_status(s.transient[-1].failure if s.transient else None)
         hint = " Every route is throttled, failing or cooling down"
         hint += f"; ccr can try again in {math.ceil(retry_after)} s." if retry_after else "."
         if budget_spent:
             hint += " The retry budget (RETRY.budget_ms) ran out."
         hint += ' Add routes to "fallback", or more keys to a provider\'s "api_key" list.'
-        return RoutedError(tried + hint, status, error_type, retry_after_s=retry_after)
+        return RoutedError(tried + hint, status, error_type_for_status(status),
+                           retry_after_s=retry_after)
     hints: list[str] = []
     if s.bad_keys or s.down:
         providers = sorted({a.route.split(",", 1)[0] for a in [*s.bad_keys, *s.down]})

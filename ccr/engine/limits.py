@@ -32,11 +32,8 @@ class LimitRefused(ApiError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message, 429, "rate_limit_error")
         self.retry_after_s = retry_after_s
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"retry-after": str(max(1, math.ceil(self.retry_after_s))),
-                "x-should-retry": "true"}
+        self.headers.update({"retry-after": str(max(1, math.ceil(retry_after_s))),
+                             "x-should-retry": "true"})
 
 
 class ConcurrencyGate:

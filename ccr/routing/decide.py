@@ -39,6 +39,11 @@ class Decision:
     script_output: str = ""
     #: What routing knew about the request (token count, session, project, effective Router).
     ctx: RequestContext | None = None
+    #: Routes to try when this one fails, when the router script named them (else the
+    #: config's ``fallback`` list for the rule applies).
+    fallback: list[str] | None = None
+    #: The router script's short explanation of its choice, for logs and headers.
+    reason: str | None = None
 
 
 def script_request(ctx: RequestContext) -> dict[str, Any]:

@@ -153,8 +153,10 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
 
 def error_response(exc: Exception) -> HTTPResponse:
+    headers = {"request-id": request_id()}
     if isinstance(exc, ApiError):
         status, body = exc.status, exc.to_body()
+        headers.update(exc.headers)
     elif isinstance(exc, SanicException):
         status = exc.status_code
         message = str(exc) or "request failed"
@@ -165,4 +167,4 @@ def error_response(exc: Exception) -> HTTPResponse:
         log.exception("internal error")
         status = 500
         body = error_body("api_error", f"internal error in ccr: {type(exc).__name__}")
-    return json_response(body, status=status, headers={"request-id": request_id()})
+    return json_response(body, status=status, headers=headers)

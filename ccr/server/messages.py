@@ -12,6 +12,7 @@ from typing import Any
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
+from ccr.engine.attempt_loop import attempts_line, route_headers
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError, InvalidRequest
 from ccr.logs import request_line
@@ -90,6 +91,45 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
     engine.in_flight += 1
     line: dict[str, Any] = {"path": request.path}
     status = 200
+    try:
+        async with engine.resilience.admission.admit(client_credential(request)):
+            return await _serve(engine, request, line, started)
+    except ApiError as exc:
+        status = exc.status
+        line["error"] = exc.message
+        raise
+    except BaseException:
+        status = 499
+        raise
+    finally:
+        engine.in_flight -= 1
+        if line.get("status") is None:
+            if status >= 400:
+                state.stats.errors += 1
+            _log(line, status, started)
+
+
+def client_credential(request: Request) -> str | None:
+    """The credential a client sent (for per-client rate limits; never logged)."""
+    given = request.headers.get("x-api-key")
+    if given is None:
+        auth = request.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+    return given
+
+
+def _log(line: dict[str, Any], status: int, started: float) -> None:
+    line["status"] = status
+    if request_log.isEnabledFor(logging.INFO):
+        line["ms"] = round((time.monotonic() - started) * 1000, 1)
+        request_log.info(request_line(line))
+
+
+async def _serve(engine: Any, request: Request, line: dict[str, Any],
+                 started: float) -> HTTPResponse | None:
+    state = request.app.ctx.state
+    status = 200
     decision = exchange = None
     try:
         body = parse_body(request)
@@ -106,13 +146,18 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         if exchange.agent_name:
             line["agent"] = exchange.agent_name
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
+        headers = exchange.headers
+        line["attempts"] = headers["x-ccr-attempts"]
+        if "x-ccr-fallback-from" in headers:
+            line.update(route=exchange.route.name, fallback_from=decision.route.name)
+        line["tried"] = attempts_line(exchange.attempts)
         if not exchange.ctx.stream:
             message = await exchange.json()
-            return json_response(message, headers={"request-id": request_id()})
+            return json_response(message, headers={"request-id": request_id(), **headers})
         response = await request.respond(
             content_type="text/event-stream; charset=utf-8",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no",
-                     "request-id": request_id()},
+                     "request-id": request_id(), **headers},
         )
         pinger = Pinger(response, exchange.ping_interval_s)
         try:
@@ -127,13 +172,16 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
     except ApiError as exc:
         status = exc.status
         line["error"] = exc.message
+        if decision is not None and "x-ccr-route" not in exc.headers:
+            exc.headers.update(route_headers(decision.route, None, None))
+        if "x-ccr-attempts" in exc.headers:
+            line["attempts"] = exc.headers["x-ccr-attempts"]
         raise
     except BaseException as exc:
         status = 499 if not isinstance(exc, Exception) else 500
         line["error"] = type(exc).__name__
         raise
     finally:
-        engine.in_flight -= 1
         if exchange is not None and decision is not None:
             outcome = exchange.outcome
             if outcome.error:
@@ -147,7 +195,4 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
             engine.finish(decision, exchange)
         if status >= 400:
             state.stats.errors += 1
-        if request_log.isEnabledFor(logging.INFO):
-            line["status"] = status
-            line["ms"] = round((time.monotonic() - started) * 1000, 1)
-            request_log.info(request_line(line))
+        _log(line, status, started)
