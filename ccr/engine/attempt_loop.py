@@ -194,9 +194,9 @@ async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
         try:
             await gate.acquire()
         except ApiError as exc:
-            failure = Failure("timeout", message=exc.message)
-            plan.failed(step, failure)
-            return failure
+            waited = Failure("timeout", message=exc.message)
+            plan.failed(step, waited)
+            return waited
     state.health.started(provider.name)
     released = False
 

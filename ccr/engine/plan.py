@@ -194,6 +194,10 @@ class AttemptPlan:
     def _skip_keys(self, target: Target, at: float, wait: float) -> None:
         pool = self.health.provider(target.provider).keys
         live = [k for k in target.keys if pool.state(k).revoked is None]
+        if self.attempts and self.attempts[-1].route == target.route and \
+                self.attempts[-1].called:
+            self._current = None  # its own failures above already say why
+            return
         if not live:
             noun = "its key was" if len(target.keys) == 1 else "every key was"
             self._skip(target, f"{noun} refused", down=True)

@@ -20,11 +20,13 @@ _ERROR = b"event: error"
 
 
 class _Outcome(Protocol):
-    error: str | None
+    @property
+    def error(self) -> str | None: ...
 
 
 class _Streaming(Protocol):
-    outcome: _Outcome
+    @property
+    def outcome(self) -> _Outcome: ...
 
     def events(self) -> AsyncIterator[bytes]: ...
 
