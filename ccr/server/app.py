@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import itertools
 import logging
 import os
@@ -17,7 +16,8 @@ from sanic.response import json as json_response
 
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
-from ccr.errors import ApiError, AuthenticationFailed, error_body
+from ccr.errors import ApiError, error_body
+from ccr.server.auth import RefusalLog, check_client
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
@@ -69,18 +69,14 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             await app.ctx.watcher.stop()
         await state.engine.aclose()
 
+    refusals = RefusalLog()
+
     @app.on_request
     async def _authenticate(request: Request) -> None:
         key = state.config.apikey
         if not key or request.path in _OPEN_PATHS:
             return
-        given = request.headers.get("x-api-key")
-        if given is None:
-            auth = request.headers.get("authorization", "")
-            if auth[:7].lower() == "bearer ":
-                given = auth[7:].strip()
-        if given is None or not hmac.compare_digest(given.encode(), key.encode()):
-            raise AuthenticationFailed()
+        check_client(request.headers, key, request.path, refusals)
 
     @app.exception(Exception)
     async def _error(request: Request, exc: Exception) -> HTTPResponse:
