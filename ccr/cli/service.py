@@ -8,6 +8,7 @@ the top are shared with ``ccr code`` and ``ccr activate``.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import time
@@ -28,6 +29,7 @@ from ccr.service.daemon import (
     Progress,
     StartResult,
     base_url,
+    connect_host,
     fetch_health,
     live_sessions,
     lock,
@@ -284,6 +286,7 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
             config=record.config, code_sessions=len(live_sessions(home, record.pid)),
         )
         _merge_health(info, health)
+        info["providers"] = _providers(record.host, record.port, record.config, config)
         return info
     # Not started in the background: maybe a `ccr serve` runs in the foreground.
     try:
@@ -295,7 +298,60 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
         info.update(running=True, pid=health.get("pid"), url=base_url(cfg.host, cfg.port),
                     host=cfg.host, port=cfg.port, started_by="foreground")
         _merge_health(info, health)
+        info["providers"] = fetch_providers(cfg.host, cfg.port, cfg.apikey)
     return info
+
+
+def _providers(host: str, port: int, recorded: str | None,
+               config: Path | None) -> list[dict[str, Any]] | None:
+    """The running server's provider health, authenticated with its config's APIKEY."""
+    try:
+        cfg = load_config(config or (Path(recorded) if recorded else None))
+    except ConfigError:
+        return fetch_providers(host, port, None)
+    return fetch_providers(host, port, cfg.apikey)
+
+
+def fetch_providers(host: str, port: int, apikey: str | None,
+                    timeout_s: float = 1.0) -> list[dict[str, Any]] | None:
+    """``GET /api/providers``: each provider's health (keys masked), or None."""
+    conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout_s)
+    headers = {"x-api-key": apikey} if apikey else {}
+    try:
+        conn.request("GET", "/api/providers", headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return None
+        data = json.loads(body)
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+    providers = data.get("providers") if isinstance(data, dict) else None
+    return providers if isinstance(providers, list) else None
+
+
+def provider_lines(providers: list[dict[str, Any]]) -> list[str]:
+    """One line per provider (and one per key of a pool) for ``ccr status``."""
+    lines = []
+    for p in providers:
+        state = str(p.get("state", "?"))
+        if state == "cooling":
+            state += f" {p.get('cooldown_s', 0):g} s"
+        parts = [f"{p.get('provider', '?'):<14}{state:<14}",
+                 f"errors {100 * float(p.get('error_rate') or 0):.0f}%"]
+        if p.get("p50_ms") is not None:
+            parts.append(f"p50 {float(p['p50_ms']):.0f} ms")
+        parts.append(f"in flight {p.get('in_flight', 0)}")
+        if p.get("reason"):
+            parts.append(f"({p['reason']})")
+        lines.append("  ".join(parts))
+        keys = p.get("keys") or []
+        if len(keys) > 1 or any(k.get("state") != "ok" for k in keys):
+            shown = [f"{k.get('key')} {k.get('state')}" for k in keys]
+            lines.append("  keys: " + ", ".join(shown))
+    return lines
 
 
 def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> None:
@@ -339,6 +395,10 @@ def _print_status(info: Mapping[str, Any]) -> None:
     for key, value in rows:
         if value is not None:
             typer.echo(f"  {key + ':':<14}{value}")
+    if info.get("providers"):
+        typer.echo("  providers:")
+        for line in provider_lines(info["providers"]):
+            typer.echo(f"    {line}")
 
 
 def _duration(seconds: float) -> str:

@@ -211,6 +211,9 @@ def render(usage: Mapping[str, Any], settings: Settings, *, theme: str = "plain"
     cost = settings.cost(route, usage)
     if cost is not None:
         segments.append(_Segment(f"~${_money(cost)}", 141))
+    fallback = usage.get("fallback")
+    if isinstance(fallback, str) and fallback:
+        segments.append(_Segment(fallback[:60], 208))
     if theme == "powerline":
         return _powerline(segments, color)
     return _plain(segments, color)

@@ -173,6 +173,9 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
         if isinstance(answered, AnsweredExchange):
             if plan.answered_by is not None and plan.answered_by.route != primary.name:
                 state.sticky.pin(session_id, primary.name, plan.answered_by.route)
+                state.notes.set(session_id, fallback_note(plan, primary))
+            else:
+                state.notes.set(session_id, None)
             return answered
         if on_error is not None:
             await _ask_on_error(engine, plan, step, answered, on_error)
@@ -250,6 +253,21 @@ async def _ask_on_error(engine: Engine, plan: AttemptPlan, step: Try, failure: F
     found = targets_for(engine.config, [choice])
     if found:
         plan.insert_next(found[0])
+
+
+def fallback_note(plan: AttemptPlan, primary: Route) -> str | None:
+    """A few words on a fallback for status lines: ``deepseek 429 → openrouter``."""
+    answered = plan.answered_by
+    if answered is None:
+        return None
+    first = next((a for a in plan.attempts if a.route == primary.name), None)
+    why = "failed"
+    if first is not None and first.skipped is not None:
+        why = "cooling" if not first.down else "key refused"
+    elif first is not None and first.failure is not None:
+        failure = first.failure
+        why = str(failure.status) if failure.kind == "http" else failure.describe()
+    return f"{primary.provider.name} {why} → {answered.provider}"
 
 
 def attempts_line(plan_attempts: list[Attempt]) -> str | None:

@@ -7,8 +7,9 @@ new ``COOLDOWN`` settings); the limits are rebuilt from each config.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ccr.config.model import Config
 from ccr.engine.health import Health
@@ -17,6 +18,32 @@ from ccr.engine.sticky import StickyFallbacks
 
 Clock = Callable[[], float]
 
+#: Sessions whose last fallback is remembered (for status lines), least recent dropped first.
+MAX_NOTES = 10_000
+
+
+class FallbackNotes:
+    """Each session's last fallback in a few words (``deepseek 429 → openrouter``), cleared
+    when the session's primary answers again."""
+
+    def __init__(self, max_sessions: int = MAX_NOTES) -> None:
+        self.max_sessions = max_sessions
+        self._notes: OrderedDict[str, str] = OrderedDict()
+
+    def set(self, session_id: str | None, note: str | None) -> None:
+        if not session_id:
+            return
+        if note is None:
+            self._notes.pop(session_id, None)
+            return
+        self._notes[session_id] = note
+        self._notes.move_to_end(session_id)
+        while len(self._notes) > self.max_sessions:
+            self._notes.popitem(last=False)
+
+    def get(self, session_id: str) -> str | None:
+        return self._notes.get(session_id)
+
 
 @dataclass
 class ResilienceState:
@@ -24,6 +51,7 @@ class ResilienceState:
     sticky: StickyFallbacks
     gates: ProviderGates
     admission: Admission
+    notes: FallbackNotes = field(default_factory=FallbackNotes)
 
     @classmethod
     def build(cls, config: Config, clock: Clock = time.monotonic) -> ResilienceState:
@@ -41,6 +69,7 @@ class ResilienceState:
         self.health = previous.health
         self.health.adopt(config.resilience.cooldown)
         self.sticky = previous.sticky
+        self.notes = previous.notes
 
     def providers(self, config: Config) -> list[tuple[str, tuple[str | None, ...]]]:
         """``(name, keys)`` of every configured provider, as health views take them."""

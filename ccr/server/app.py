@@ -122,7 +122,16 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "turns": usage.turns,
             "route": usage.last_route,
             "updated_at": usage.updated_at,
+            "fallback": state.engine.resilience.notes.get(session_id),
         })
+
+    @app.get("/api/providers")
+    async def _providers(request: Request) -> HTTPResponse:
+        """Each provider's health (keys masked); behind APIKEY like every /api path."""
+        engine = state.engine
+        resilience = engine.resilience
+        return json_response({"providers": resilience.health.status(
+            resilience.providers(engine.config))})
 
     @app.get("/v1/models")
     async def _models(request: Request) -> HTTPResponse:
