@@ -22,7 +22,7 @@ from ccr.engine.request import ClientRequest
 from ccr.engine.resilience import ResilienceState
 from ccr.errors import ApiError
 from ccr.routing.context import Route
-from ccr.routing.decide import Decision, decide
+from ccr.routing.decide import Decision, decide, script_request
 from ccr.routing.prepare import build_context
 from ccr.transformers.chain import Chain, build_chains
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
@@ -125,6 +125,9 @@ class Engine:
         )
         if request.session_usage is not None:
             ctx.session_usage = request.session_usage
+        if self.script is not None:
+            resilience = self.resilience
+            ctx.providers = resilience.health.script_view(resilience.providers(config))
         decision = await decide(ctx, config, script=self.script,
                                 script_config=self.script_config)
         for warning in decision.warnings:
@@ -153,8 +156,20 @@ class Engine:
                 agent=self._image_agent(ctx.router.image, route, request.body),
             )
 
+        on_error = None
+        script = self.script
+        if script is not None and script.has_on_error is not False:
+            req = script_request(ctx)
+
+            async def on_error(failure: dict[str, Any]) -> str | None:
+                result = await script.on_error(req, failure, self.script_config)
+                if result.error:
+                    log.warning("router script on_error: %s", result.error)
+                return result.value
+
         return await open_with_fallbacks(self, request, decision, open_route,
-                                         fallback=self.fallback_for(decision))
+                                         fallback=self.fallback_for(decision),
+                                         on_error=on_error)
 
     def fallback_for(self, decision: Decision) -> list[str]:
         """The routes to try after the decision's own: the router script's list, else the

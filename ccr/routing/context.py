@@ -22,6 +22,9 @@ class RequestContext:
     project: str | None = None
     #: Filled by rules that learn something on the way (e.g. the subagent tag they removed).
     notes: dict[str, Any] = field(default_factory=dict)
+    #: Each provider's health for router scripts (``req.providers``): ``healthy``,
+    #: ``cooldown_s``, ``error_rate``, ``p50_ms``, ``in_flight``.
+    providers: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ def script_request(ctx: RequestContext) -> dict[str, Any]:
         "session_id": ctx.session_id,
         "session_usage": _usage_dict(usage),
         "project": ctx.project,
+        "providers": ctx.providers or {},
     }
 
 
@@ -91,8 +92,11 @@ async def decide(
             resolved = config.resolve(result.value)
             if resolved is not None:
                 provider, model = resolved
+                fallback = getattr(result, "fallback", None)
                 return Decision(Route(provider, model, "custom"), "custom", None, script_ms,
-                                script_output=output, ctx=ctx)
+                                script_output=output, ctx=ctx,
+                                fallback=list(fallback) if fallback is not None else None,
+                                reason=getattr(result, "reason", None))
             script_error = (
                 f"router() returned {result.value[:80]!r}, which is not a configured "
                 "provider,model route"

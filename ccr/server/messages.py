@@ -109,6 +109,11 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
             _log(line, status, started)
 
 
+def _header_text(text: str) -> str:
+    """One line of printable latin-1, as an HTTP header value must be."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:200]
+
+
 def client_credential(request: Request) -> str | None:
     """The credential a client sent (for per-client rate limits; never logged)."""
     given = request.headers.get("x-api-key")
@@ -142,11 +147,15 @@ async def _serve(engine: Any, request: Request, line: dict[str, Any],
                     rule=decision.rule, route=decision.route.name)
         if decision.script_error:
             line["script_error"] = decision.script_error
+        if decision.reason:
+            line["reason"] = decision.reason
         exchange = await engine.open(client_request, decision)
         if exchange.agent_name:
             line["agent"] = exchange.agent_name
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
         headers = exchange.headers
+        if decision.reason:
+            headers["x-ccr-reason"] = _header_text(decision.reason)
         line["attempts"] = headers["x-ccr-attempts"]
         if "x-ccr-fallback-from" in headers:
             line.update(route=exchange.route.name, fallback_from=decision.route.name)
