@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
     Exchange = ConvertedExchange | PassthroughExchange
 
-#: Opens one attempt's exchange on ``route`` (the engine's single round trip).
-OpenRoute = Callable[[Route], Awaitable["Exchange"]]
+#: Opens one attempt's exchange on ``route`` (the engine's single round trip); the flag asks
+#: for the history without other providers' reasoning signatures (see :mod:`.handover`).
+OpenRoute = Callable[[Route, bool], Awaitable["Exchange"]]
 #: A router script's ``on_error``: the failure in, a route to try next (or None) out.
 OnError = Callable[[dict[str, Any]], Awaitable["str | None"]]
 
@@ -161,6 +162,11 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
     plan = AttemptPlan([by_route[r] for r in order], retry=config.resilience.retry,
                        health=state.health, long_context=long_context)
     stream = bool(request.body.get("stream"))
+    last_route = getattr(ctx.session_usage, "last_route", None) if ctx is not None else None
+    if isinstance(last_route, str) and last_route.split(",", 1)[0].lower() != \
+            primary.provider.name.lower():
+        state.mixed.add(session_id)  # the session's last turn came from another provider
+    mixed = session_id is not None and session_id in state.mixed
     while True:
         step = plan.next()
         if isinstance(step, GiveUp):
@@ -169,10 +175,13 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
             raise error
         if step.wait_s > 0:
             await asyncio.sleep(step.wait_s)
-        answered = await _attempt(engine, step, plan, primary, open_route, stream)
+        foreign = mixed or step.target.provider.lower() != primary.provider.name.lower()
+        answered = await _attempt(engine, step, plan, primary, open_route, stream, foreign)
         if isinstance(answered, AnsweredExchange):
             if plan.answered_by is not None and plan.answered_by.route != primary.name:
                 state.sticky.pin(session_id, primary.name, plan.answered_by.route)
+                if plan.answered_by.provider.lower() != primary.provider.name.lower():
+                    state.mixed.add(session_id)
                 state.notes.set(session_id, fallback_note(plan, primary))
             else:
                 state.notes.set(session_id, None)
@@ -182,7 +191,8 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
 
 
 async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
-                   open_route: OpenRoute, stream: bool) -> AnsweredExchange | Failure:
+                   open_route: OpenRoute, stream: bool,
+                   foreign: bool) -> AnsweredExchange | Failure:
     """One call: the answered exchange, or the failure (already reported to the plan)."""
     state = engine.resilience
     target = step.target
@@ -214,7 +224,7 @@ async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
     started = time.monotonic()
     failure: Failure | None = None
     try:
-        exchange = await open_route(route)
+        exchange = await open_route(route, foreign)
         if stream:
             primed = await PrimedStream.prime(exchange)
             if isinstance(primed, Failure):

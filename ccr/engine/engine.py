@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ccr.agents import AgentRun, ImageAgent
 from ccr.config import Config, default_config_path, script_view
 from ccr.context.stores import Stores
+from ccr.engine.handover import without_foreign_reasoning
 from ccr.engine.request import ClientRequest
 from ccr.engine.resilience import ResilienceState
 from ccr.errors import ApiError
@@ -145,15 +146,19 @@ class Engine:
         assert ctx is not None, "decision must come from Engine.route"
         upstream = self._upstream()
 
-        async def open_route(route: Route) -> Exchange:
+        async def open_route(route: Route, foreign_history: bool) -> Exchange:
+            chain = self.chains[(route.provider.name, route.model)]
+            body = request.body
+            if foreign_history:
+                body = without_foreign_reasoning(body, anthropic=chain.protocol == "anthropic")
             return await open_exchange(
-                body=request.body,
+                body=body,
                 route=route,
-                chain=self.chains[(route.provider.name, route.model)],
+                chain=chain,
                 upstream=upstream,
                 input_estimate=ctx.token_count,
                 client_headers=ctx.headers,
-                agent=self._image_agent(ctx.router.image, route, request.body),
+                agent=self._image_agent(ctx.router.image, route, body),
             )
 
         on_error = None

@@ -45,6 +45,26 @@ class FallbackNotes:
         return self._notes.get(session_id)
 
 
+class MixedSessions:
+    """Sessions whose history was written by more than one provider (bounded, least recent
+    dropped first): their requests go out without foreign reasoning signatures."""
+
+    def __init__(self, max_sessions: int = MAX_NOTES) -> None:
+        self.max_sessions = max_sessions
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._seen
+
+    def add(self, session_id: str | None) -> None:
+        if not session_id:
+            return
+        self._seen[session_id] = None
+        self._seen.move_to_end(session_id)
+        while len(self._seen) > self.max_sessions:
+            self._seen.popitem(last=False)
+
+
 @dataclass
 class ResilienceState:
     health: Health
@@ -52,6 +72,7 @@ class ResilienceState:
     gates: ProviderGates
     admission: Admission
     notes: FallbackNotes = field(default_factory=FallbackNotes)
+    mixed: MixedSessions = field(default_factory=MixedSessions)
 
     @classmethod
     def build(cls, config: Config, clock: Clock = time.monotonic) -> ResilienceState:
@@ -70,6 +91,7 @@ class ResilienceState:
         self.health.adopt(config.resilience.cooldown)
         self.sticky = previous.sticky
         self.notes = previous.notes
+        self.mixed = previous.mixed
 
     def providers(self, config: Config) -> list[tuple[str, tuple[str | None, ...]]]:
         """``(name, keys)`` of every configured provider, as health views take them."""
