@@ -56,6 +56,11 @@ class AuthenticationFailed(ApiError):
         super().__init__(message, 401, "authentication_error")
 
 
+class TransformerFailed(ApiError):
+    """A configured transformer (user code) failed: trying again, or elsewhere, would only
+    fail the same way, so the attempt loop answers with it at once."""
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the key path and what to fix."""
 

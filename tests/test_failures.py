@@ -83,3 +83,9 @@ def test_retry_after_in_the_past_means_now() -> None:
                                      {"retry-after-ms": "x"}])
 def test_unreadable_or_missing_retry_after_is_none(headers: dict[str, str]) -> None:
     assert parse_retry_after(headers) is None
+
+
+def test_a_failure_inside_ccr_is_answered_at_once() -> None:
+    failure = Failure("internal", 500, "custom transformer 'x' failed: boom")
+    assert classify(failure) is Verdict.FATAL
+    assert failure.describe() == "failed inside ccr"

@@ -19,7 +19,7 @@ from ccr.engine.failures import Failure
 from ccr.engine.plan import AttemptPlan, GiveUp, Target, Try
 from ccr.engine.primed import PrimedStream
 from ccr.engine.upstream import UpstreamFailed
-from ccr.errors import ApiError
+from ccr.errors import ApiError, TransformerFailed
 from ccr.routing.context import Route
 
 if TYPE_CHECKING:
@@ -105,6 +105,15 @@ class AnsweredExchange:
         """The exchange is over: its provider slot and in-flight count are given back."""
         release, self._release = self._release, lambda: None
         release()
+
+
+class _Internal(Exception):
+    """An error of ccr's own while building an attempt's request (carried past the handler
+    for upstream answers)."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def route_headers(primary: Route, answered: Route | None, plan: AttemptPlan | None
@@ -224,7 +233,12 @@ async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
     started = time.monotonic()
     failure: Failure | None = None
     try:
-        exchange = await open_route(route, foreign)
+        try:
+            exchange = await open_route(route, foreign)
+        except UpstreamFailed:
+            raise
+        except ApiError as exc:  # the request could not be built: no provider saw it
+            raise _Internal(exc) from None
         if stream:
             primed = await PrimedStream.prime(exchange)
             if isinstance(primed, Failure):
@@ -238,6 +252,10 @@ async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
             return AnsweredExchange(exchange, plan, primary, message=message, release=release)
     except UpstreamFailed as exc:
         failure = exc.failure
+    except _Internal as exc:
+        failure = Failure("internal", exc.error.status, exc.error.message)
+    except TransformerFailed as exc:
+        failure = Failure("internal", exc.status, exc.message)
     except ApiError as exc:
         # A 200 whose body failed, or a transformer that refused the request.
         failure = (Failure("broken_stream", message=exc.message) if exc.status >= 500

@@ -17,8 +17,10 @@ from enum import Enum
 from typing import Literal
 
 #: How an attempt failed: no connection, no answer in time, the connection dropped before the
-#: answer, an HTTP error status, or a 200 stream that ended before its first content event.
-FailureKind = Literal["connect", "connect_timeout", "timeout", "dropped", "http", "broken_stream"]
+#: answer, an HTTP error status, a 200 stream that ended before its first content event, or
+#: ccr itself (a transformer failed; ``status`` is what the client gets).
+FailureKind = Literal["connect", "connect_timeout", "timeout", "dropped", "http", "broken_stream",
+                      "internal"]
 
 #: Statuses that say "not now" rather than "not this request".
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
@@ -84,11 +86,14 @@ class Failure:
             "timeout": "timeout before the first byte",
             "dropped": "connection dropped before the answer",
             "broken_stream": "stream ended before its first event",
+            "internal": "failed inside ccr",
         }[self.kind]
 
 
 def classify(failure: Failure) -> Verdict:
     """The :class:`Verdict` for one failure (see the module docstring)."""
+    if failure.kind == "internal":
+        return Verdict.FATAL
     if failure.kind != "http":
         return Verdict.TRANSIENT
     status = failure.status or 0

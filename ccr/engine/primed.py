@@ -23,6 +23,9 @@ class _Outcome(Protocol):
     @property
     def error(self) -> str | None: ...
 
+    @property
+    def permanent(self) -> bool: ...
+
 
 class _Streaming(Protocol):
     @property
@@ -48,6 +51,8 @@ class PrimedStream:
         try:
             async for data in source:
                 head.append(data)
+                if exchange.outcome.permanent:
+                    return cls(head, source)  # ccr's own failure: the stream is the answer
                 if _ERROR in data or exchange.outcome.error:
                     await _close(source)
                     return Failure("broken_stream", message=exchange.outcome.error or "")

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccr.config.model import Config
-from ccr.errors import ApiError, ConfigError
+from ccr.errors import ConfigError, TransformerFailed
 from ccr.transformers.base import TransformContext, Transformer
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class CustomTransformer(AsyncTransformer):
             ctx.state[self._skip_key] = True
             log.warning("%s (skipped for the rest of this request: on_error is \"skip\")", what)
             return None
-        raise ApiError(what, 500)
+        raise TransformerFailed(what, 500)
 
 
 @dataclass(frozen=True)
