@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ccr.engine.attempts import Attempt, describe_attempts
@@ -90,7 +90,7 @@ class AnsweredExchange:
         finally:
             self.release()
 
-    async def events(self) -> AsyncIterator[bytes]:
+    async def events(self) -> AsyncGenerator[bytes, None]:
         try:
             if self._primed is None:
                 async for data in self.exchange.events():

@@ -20,7 +20,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from ccr.engine.failures import Failure, parse_retry_after
+from ccr.engine.failures import Failure, FailureKind, parse_retry_after
 from ccr.errors import ApiError, error_type_for_status
 from ccr.protocol import codec
 from ccr.protocol.http import HttpRequest
@@ -104,7 +104,7 @@ class Upstream:
             if kind == "timeout":
                 raise UpstreamFailed(f"ccr timed out waiting for an answer from {where}", 504,
                                      failure=Failure("timeout", message=detail)) from None
-            failed = "connect" if kind == "connect" else "dropped"
+            failed: FailureKind = "connect" if kind == "connect" else "dropped"
             raise UpstreamFailed(f"ccr could not reach {where}: {detail}", 502,
                                  failure=Failure(failed, message=detail)) from None
         if response.status_code >= 400:

@@ -13,11 +13,13 @@ from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
 from ccr.engine.attempt_loop import attempts_line, route_headers
+from ccr.engine.engine import Engine
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError, InvalidRequest
 from ccr.logs import request_line
 from ccr.protocol import codec
 from ccr.protocol.sse import encode_event
+from ccr.server.auth import given_key
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
@@ -116,12 +118,7 @@ def _header_text(text: str) -> str:
 
 def client_credential(request: Request) -> str | None:
     """The credential a client sent (for per-client rate limits; never logged)."""
-    given = request.headers.get("x-api-key")
-    if given is None:
-        auth = request.headers.get("authorization", "")
-        if auth[:7].lower() == "bearer ":
-            given = auth[7:].strip()
-    return given
+    return given_key(request.headers)
 
 
 def _log(line: dict[str, Any], status: int, started: float) -> None:
@@ -131,7 +128,7 @@ def _log(line: dict[str, Any], status: int, started: float) -> None:
         request_log.info(request_line(line))
 
 
-async def _serve(engine: Any, request: Request, line: dict[str, Any],
+async def _serve(engine: Engine, request: Request, line: dict[str, Any],
                  started: float) -> HTTPResponse | None:
     state = request.app.ctx.state
     status = 200
