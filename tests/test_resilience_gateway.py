@@ -405,3 +405,25 @@ def test_provider_max_concurrency_makes_calls_wait_their_turn(
     received = sorted(r.received_at for r in fake.chat_requests)
     assert received[1] - received[0] >= 0.18 and received[2] - received[1] >= 0.18
     assert time.monotonic() - started >= 0.6
+
+
+def test_a_project_override_file_brings_its_own_fallback(
+        make_ccr: MakeCcr, fake: FakeUpstream, backup: FakeUpstream, tmp_path: Any) -> None:
+    session, project = "2ffc1eea-cfcf-408c-a8bc-5623b6270f2e", "-home-user-app"
+    claude_projects = tmp_path / "claude-projects"
+    (claude_projects / project).mkdir(parents=True)
+    (claude_projects / project / f"{session}.jsonl").write_text('{"type": "user"}\n')
+    cfg = config(fake.chat_url, backup)
+    cfg["Providers"].append({"name": "third", "api_base_url": refused_url(),
+                             "models": ["fake-model"]})
+    cfg["fallback"] = {"default": ["third,fake-model"]}
+    server = make_ccr(cfg, claude_projects=claude_projects)
+    override = tmp_path / "ccr-home" / project / "config.json"
+    override.parent.mkdir(parents=True, exist_ok=True)
+    override.write_text('{"fallback": {"default": ["backup,fake-model"]}}')
+    fake.enqueue(server_error(500), server_error(500))
+
+    response = post(server, **{"x-claude-code-session-id": session})
+
+    assert answer_text(response) == "from the backup"
+    assert response.headers["x-ccr-fallback-from"] == "primary,fake-model"
