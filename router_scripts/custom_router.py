@@ -22,6 +22,9 @@
 #                  input_tokens, output_tokens, cache_read_input_tokens,
 #                  cache_creation_input_tokens, total_input, turns, last_route
 #   project        Claude Code's project folder name (e.g. "-home-me-src-webapp"), or None
+#   client         the client key's name (APIKEYS), or None with a single APIKEY
+#   spend          USD spent so far at the configured PRICES: session, project_today,
+#                  client_today, router_today
 #
 # config (no API keys, no URLs):
 #   Providers              [{"name": ..., "models": [...]}, ...]

@@ -10,7 +10,7 @@ from ccr.engine.backoff import Budget
 from ccr.engine.failures import Failure
 from ccr.engine.health import Health
 from ccr.engine.plan import AttemptPlan, GiveUp, Target, Try
-from tests.resilience_helpers import FakeClock
+from tests.support.resilience_helpers import FakeClock
 
 PRIMARY = Target.of("deepseek,deepseek-chat", ["sk-deepseek-key-one-aaaa"])
 POOLED = Target.of("deepseek,deepseek-chat", ["sk-deepseek-key-one-aaaa",

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.cli_helpers import find_claude
-from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
-from tests.fault_upstream import refuse_keys, refused_url
-from tests.serve_process import ServeProcess
+from tests.support.cli_helpers import find_claude
+from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
+from tests.support.fault_upstream import refuse_keys, refused_url
+from tests.support.serve_process import ServeProcess
 
 pytestmark = [pytest.mark.cli, pytest.mark.slow]
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from ccr.errors import AuthenticationFailed
-from ccr.server.auth import RefusalLog, check_client
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.resilience_helpers import FakeClock
+from ccr.server.auth import RefusalLog, refusal
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.resilience_helpers import FakeClock
 
 APIKEY = "ccr-client-key-for-tests"
 REQUEST: dict[str, Any] = {"model": "m", "max_tokens": 8,
@@ -21,22 +21,14 @@ REQUEST: dict[str, Any] = {"model": "m", "max_tokens": 8,
 
 
 def test_a_wrong_key_names_ccrs_apikey_and_says_not_to_retry() -> None:
-    with pytest.raises(AuthenticationFailed) as caught:
-        check_client({"x-api-key": "not-the-key"}, APIKEY, "/v1/messages", RefusalLog())
-    error = caught.value
-    assert error.status == 401
+    error = refusal("not-the-key", "/v1/messages", RefusalLog())
+    assert isinstance(error, AuthenticationFailed) and error.status == 401
     assert "APIKEY" in error.message and "/login" not in error.message
     assert error.headers["x-should-retry"] == "false"
 
 
 def test_a_missing_key_says_none_was_sent() -> None:
-    with pytest.raises(AuthenticationFailed, match="no key was sent"):
-        check_client({}, APIKEY, "/v1/messages", RefusalLog())
-
-
-def test_the_right_key_passes_as_bearer_or_x_api_key() -> None:
-    check_client({"authorization": f"Bearer {APIKEY}"}, APIKEY, "/v1/messages", RefusalLog())
-    check_client({"x-api-key": APIKEY}, APIKEY, "/v1/messages", RefusalLog())
+    assert "no key was sent" in refusal(None, "/v1/messages", RefusalLog()).message
 
 
 def test_refusals_are_logged_once_per_interval_and_count_the_rest(
@@ -45,12 +37,9 @@ def test_refusals_are_logged_once_per_interval_and_count_the_rest(
     refusals = RefusalLog(60, clock)
     with caplog.at_level(logging.WARNING, logger="ccr"):
         for _ in range(50):
-            with pytest.raises(AuthenticationFailed):
-                check_client({"x-api-key": "wrong-secret-value"}, APIKEY, "/v1/messages",
-                             refusals)
+            refusal("wrong-secret-value", "/v1/messages", refusals)
         clock.advance(61)
-        with pytest.raises(AuthenticationFailed):
-            check_client({"x-api-key": "wrong-secret-value"}, APIKEY, "/v1/messages", refusals)
+        refusal("wrong-secret-value", "/v1/messages", refusals)
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [
         "refused /v1/messages: the client key does not match APIKEY",

@@ -8,10 +8,9 @@ import json5
 import pytest
 
 from ccr.config import InvalidConfig, parse_config
+from ccr.config.keys import RateLimit, key_settings
 from ccr.config.resilience import (
     CooldownPolicy,
-    Limits,
-    RateLimit,
     RetryPolicy,
     parse_time_window,
 )
@@ -122,7 +121,6 @@ def test_retry_and_cooldown_have_sensible_defaults() -> None:
     assert config.resilience.retry == RetryPolicy(max_retries=1, backoff_ms=500,
                                                   max_retry_wait_ms=10_000, budget_ms=60_000)
     assert config.resilience.cooldown == CooldownPolicy(failures=3, window_s=60, cooldown_s=30)
-    assert config.resilience.limits == Limits()
 
 
 def test_retry_settings_are_read_including_numeric_strings() -> None:
@@ -202,23 +200,7 @@ def test_a_zero_max_concurrency_is_reported() -> None:
     assert "positive integer" in found["Providers[0].max_concurrency"]
 
 
-def test_max_concurrent_requests_queues_as_many_as_it_serves_by_default() -> None:
-    config = parse_config(config_with(MAX_CONCURRENT_REQUESTS=8), env=ENV)
-    assert config.resilience.limits.max_concurrent == 8
-    assert config.resilience.limits.max_queued == 8
 
-
-def test_queue_size_and_timeout_can_be_set() -> None:
-    config = parse_config(config_with(MAX_CONCURRENT_REQUESTS=2, MAX_QUEUED_REQUESTS=0,
-                                      QUEUE_TIMEOUT_MS=1500), env=ENV)
-    limits = config.resilience.limits
-    assert (limits.max_concurrent, limits.max_queued, limits.queue_timeout_ms) == (2, 0, 1500)
-
-
-def test_rate_limit_reads_fastify_style_time_windows() -> None:
-    config = parse_config(config_with(RATE_LIMIT={"max": 100, "timeWindow": "1 minute"}),
-                          env=ENV)
-    assert config.resilience.limits.rate_limit == RateLimit(100, 60.0)
 
 
 @pytest.mark.parametrize(("written", "seconds"), [
@@ -234,11 +216,11 @@ def test_time_window_rejects_what_it_cannot_read(written: Any) -> None:
     assert parse_time_window(written) is None
 
 
-def test_a_rate_limit_without_max_is_reported() -> None:
-    found = problems(config_with(RATE_LIMIT={"timeWindow": "1 minute"}))
-    assert 'missing "max"' in found["RATE_LIMIT"]
+def test_rate_limit_also_reads_ccrs_own_object_form() -> None:
+    settings = key_settings({"RATE_LIMIT": {"max": 100, "timeWindow": "1 minute"}})
+    assert settings.default_limits.rate == RateLimit(100, 60)
 
 
-def test_an_unreadable_time_window_is_reported() -> None:
+def test_an_unreadable_rate_limit_object_is_reported() -> None:
     found = problems(config_with(RATE_LIMIT={"max": 5, "timeWindow": "a while"}))
-    assert "duration" in found["RATE_LIMIT.timeWindow"]
+    assert "timeWindow" in found["RATE_LIMIT"]

@@ -25,17 +25,18 @@ import pytest
 from ccr.config import parse_config
 from ccr.config.model import Provider
 from ccr.engine.engine import Engine
+from ccr.engine.readahead import read_ahead
 from ccr.errors import ConfigError
 from ccr.sandbox import RouterScript
 from ccr.sandbox.policy import OutputCollector, compile_script, transformer_globals
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.chain import Chain, build_chains
-from ccr.transformers.custom import AsyncTransformer, read_ahead
+from ccr.transformers.custom import AsyncTransformer
 from ccr.transformers.registry import lookup
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, raw_chunks, text
-from tests.gateway_client import Sdk, last_chat, sse_events
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream, raw_chunks, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk, last_chat, sse_events
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

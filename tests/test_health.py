@@ -9,7 +9,7 @@ from ccr.engine.backoff import Budget, backoff_s, retry_wait
 from ccr.engine.breaker import Breaker
 from ccr.engine.health import Health
 from ccr.engine.keys import fingerprint, mask
-from tests.resilience_helpers import FakeClock
+from tests.support.resilience_helpers import FakeClock
 
 POLICY = CooldownPolicy(failures=3, window_s=60, cooldown_s=30)
 

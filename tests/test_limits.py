@@ -1,4 +1,5 @@
-"""Admission limits: the concurrency queue, the per-client rate limit, per-provider gates."""
+"""The concurrency gate behind ``Providers[].max_concurrency``: a queue in arrival order,
+bounded waits, refusals with ``retry-after``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ import asyncio
 
 import pytest
 
-from ccr.config.resilience import Limits, RateLimit
-from ccr.engine.limits import Admission, ConcurrencyGate, LimitRefused, ProviderGates, RateLimiter
-from tests.resilience_helpers import FakeClock
+from ccr.engine.limits import ConcurrencyGate, LimitRefused, ProviderGates
 
 
 async def test_requests_within_the_limit_go_straight_through() -> None:
@@ -72,35 +71,7 @@ async def test_a_cancelled_waiter_does_not_take_a_slot() -> None:
     assert (gate.active, gate.queued) == (0, 0)
 
 
-def test_the_rate_limit_counts_per_client_credential() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(RateLimit(2, 60), clock)
-    limiter.check("key-a")
-    limiter.check("key-a")
-    limiter.check("key-b")
-    with pytest.raises(LimitRefused) as caught:
-        limiter.check("key-a")
-    assert caught.value.headers["retry-after"] == "60"
 
-
-def test_the_rate_limit_window_slides() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(RateLimit(1, 10), clock)
-    limiter.check("k")
-    clock.advance(4)
-    with pytest.raises(LimitRefused) as caught:
-        limiter.check("k")
-    assert caught.value.retry_after_s == pytest.approx(6)
-    clock.advance(6)
-    limiter.check("k")
-
-
-def test_the_rate_limiter_keeps_no_credential_and_a_bounded_number_of_clients() -> None:
-    limiter = RateLimiter(RateLimit(5, 60), FakeClock(), max_clients=3)
-    for i in range(10):
-        limiter.check(f"secret-credential-{i}")
-    assert len(limiter._seen) == 3
-    assert not any("secret" in k for k in limiter._seen)
 
 
 async def test_a_provider_gate_makes_calls_wait_their_turn() -> None:
@@ -117,22 +88,3 @@ async def test_a_provider_gate_makes_calls_wait_their_turn() -> None:
 
     await asyncio.gather(call("a"), call("b"))
     assert events == ["a in", "a out", "b in", "b out"]
-
-
-async def test_admission_applies_the_rate_limit_before_the_queue() -> None:
-    admission = Admission(Limits(max_concurrent=1, max_queued=0,
-                                 rate_limit=RateLimit(1, 60)), FakeClock())
-    async with admission.admit("client"):
-        with pytest.raises(LimitRefused, match="MAX_CONCURRENT_REQUESTS"):
-            async with admission.admit("other"):
-                pass
-    with pytest.raises(LimitRefused, match="RATE_LIMIT"):
-        async with admission.admit("client"):
-            pass
-
-
-async def test_admission_without_limits_admits_everyone() -> None:
-    admission = Admission(Limits())
-    async with admission.admit(None):
-        async with admission.admit(None):
-            pass

@@ -15,10 +15,17 @@ import httpx
 import pytest
 
 from ccr.engine.handover import without_foreign_reasoning
-from tests.conftest import MakeCcr
-from tests.fake_gemini import FakeGemini, GeminiReply, GeminiRequest, answer, gemini_error, say
-from tests.fake_upstream import FakeUpstream, Recorded, Reply, error, text
-from tests.fault_upstream import server_error
+from tests.support.fake_gemini import (
+    FakeGemini,
+    GeminiReply,
+    GeminiRequest,
+    answer,
+    gemini_error,
+    say,
+)
+from tests.support.fake_upstream import FakeUpstream, Recorded, Reply, error, text
+from tests.support.fault_upstream import server_error
+from tests.support.fixtures import MakeCcr
 from tests.test_transformer_anthropic import FakeAnthropic
 
 GEMINI_SIGNATURE = "CiQBcsjafGeminiIssuedSignature0001"

@@ -13,10 +13,10 @@ import pytest
 
 from ccr.cli.service import provider_lines
 from ccr.cli.statusline import Settings, render
-from tests.cli_helpers import CcrHome, start
-from tests.conftest import MakeCcr
-from tests.fake_upstream import FakeUpstream, text
-from tests.fault_upstream import rate_limited, refuse_keys, refused_url, server_error
+from tests.support.cli_helpers import CcrHome, start
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fault_upstream import rate_limited, refuse_keys, refused_url, server_error
+from tests.support.fixtures import MakeCcr
 
 KEY_ONE = "sk-status-key-one-00001111"
 KEY_TWO = "sk-status-key-two-00002222"

@@ -17,9 +17,9 @@ import pytest
 from ccr.config import parse_config
 from ccr.engine.engine import Engine
 from ccr.protocol.sse import SSEDecoder
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream, text
-from tests.serve_process import ServeProcess
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fixtures import fake_config
+from tests.support.serve_process import ServeProcess
 
 
 @pytest.fixture

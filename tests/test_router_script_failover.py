@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from ccr.sandbox.policy import plain_decision
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr
-from tests.fake_upstream import FakeUpstream, text
-from tests.fault_upstream import server_error
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fault_upstream import server_error
+from tests.support.fixtures import MakeCcr
 
 REQUEST: dict[str, Any] = {"model": "claude-sonnet-5", "max_tokens": 16,
                            "messages": [{"role": "user", "content": "hi"}]}

@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.route_helpers import PROJECT, route_rows, run_route, write_json, write_script
-from tests.serve_process import ServeProcess
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.route_helpers import PROJECT, route_rows, run_route, write_json, write_script
+from tests.support.serve_process import ServeProcess
 
 SHARED_HOSTILE = PROJECT.parent / "shared" / "hostile"
 

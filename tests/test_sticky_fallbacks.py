@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ccr.engine.sticky import StickyFallbacks
-from tests.resilience_helpers import FakeClock
+from tests.support.resilience_helpers import FakeClock
 
 TARGETS = ["deepseek,chat", "openrouter,x", "ollama,q"]
 

@@ -17,8 +17,8 @@ import pytest
 from ccr.errors import ConfigError
 from ccr.protocol.sse import SSEDecoder
 from ccr.transformers.builtin.anthropic import messages_url
-from tests.anthropic_stream_check import check_stream
-from tests.conftest import MakeCcr
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.fixtures import MakeCcr
 
 MESSAGE = {
     "id": "msg_up_1", "type": "message", "role": "assistant", "model": "glm-4.6",

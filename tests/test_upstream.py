@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from ccr.engine.upstream import classify, extract_message, scrub, upstream_error
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.gateway_client import Sdk
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk
 
 
 def test_requests_go_through_proxy_url(make_ccr: MakeCcr, fake: FakeUpstream) -> None:

@@ -23,7 +23,7 @@ app = typer.Typer(
 
 #: Command groups listed first in ``ccr --help``, in this order; others follow by name.
 _FIRST = ("serve", "service", "code", "activate", "init", "model",
-          "route", "statusline", "logs")
+          "route", "statusline", "logs", "usage")
 
 
 def _register_all() -> None:

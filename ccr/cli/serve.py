@@ -70,7 +70,7 @@ def serve(
         raise typer.Exit(2) from None
     bind_host = host or cfg.host
     bind_port = port or cfg.port
-    if not cfg.apikey and not is_loopback_host(bind_host):
+    if not cfg.apikey and not cfg.raw.get("APIKEYS") and not is_loopback_host(bind_host):
         typer.echo(
             f"ccr: refusing to listen on {bind_host} without APIKEY: anyone who can reach it "
             "could spend your provider credits. Set APIKEY in the config, or listen on 127.0.0.1.",

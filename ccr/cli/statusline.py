@@ -141,7 +141,9 @@ def load_settings(path: Path) -> Settings:
         theme=theme if theme in THEMES else "plain",
         context_window=int(window) if _positive(window) else DEFAULT_CONTEXT_WINDOW,
         context_windows=_mapping(section.get("context_windows")),
-        prices=_mapping(section.get("prices")),
+        # PRICES (the ledger's table) wins over the older StatusLine.prices
+        prices={**(_mapping(section.get("prices")) or {}),
+                **(_mapping(_substituted(raw.get("PRICES"))) or {})} or None,
     )
 
 
@@ -211,6 +213,12 @@ def render(usage: Mapping[str, Any], settings: Settings, *, theme: str = "plain"
     cost = settings.cost(route, usage)
     if cost is not None:
         segments.append(_Segment(f"~${_money(cost)}", 141))
+    session_cost, today = usage.get("cost_usd"), usage.get("today_usd")
+    if isinstance(session_cost, int | float) and isinstance(today, int | float) and (
+            session_cost or today):
+        # the server's running totals at the configured prices (a team gateway's ledger)
+        segments.append(_Segment(f"session ${_money(session_cost)} · today ${_money(today)}",
+                                 141))
     fallback = usage.get("fallback")
     if isinstance(fallback, str) and fallback:
         segments.append(_Segment(fallback[:60], 208))

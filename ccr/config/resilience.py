@@ -1,4 +1,4 @@
-"""The resilience settings of a config: fallback lists, retries, cooldowns, limits.
+"""The resilience settings of a config: fallback lists, retries, cooldowns, key pools.
 
 Parsed and checked once at load (every fallback route like a Router route) into frozen objects,
 so the engine's attempt loop reads typed values and never the raw JSON. ``fallback`` is CCR
@@ -46,35 +46,13 @@ class CooldownPolicy:
 
 
 @dataclass(frozen=True)
-class RateLimit:
-    """``RATE_LIMIT``: at most ``max`` requests per client credential in ``window_s``."""
-
-    max: int
-    window_s: float
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Admission limits the server applies before a request reaches the engine."""
-
-    #: ``MAX_CONCURRENT_REQUESTS``: requests served at once (None: unbounded).
-    max_concurrent: int | None = None
-    #: ``MAX_QUEUED_REQUESTS``: requests that may wait for a slot before new ones get a 429.
-    max_queued: int = 0
-    #: ``QUEUE_TIMEOUT_MS``: how long a queued request waits before it gets a 429.
-    queue_timeout_ms: int = 30_000
-    rate_limit: RateLimit | None = None
-
-
-@dataclass(frozen=True)
 class Resilience:
-    """Everything the attempt loop and the limits read from one config."""
+    """Everything the attempt loop reads from one config."""
 
     #: Fallback routes (canonical ``provider,model``) by the rule that chose the route.
     fallback: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cooldown: CooldownPolicy = field(default_factory=CooldownPolicy)
-    limits: Limits = field(default_factory=Limits)
     #: ``Providers[].max_concurrency`` by provider name (lower-cased).
     provider_concurrency: Mapping[str, int] = field(default_factory=dict)
 
@@ -132,8 +110,9 @@ _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*\Z")
 
 
 def parse_time_window(value: Any) -> float | None:
-    """A ``timeWindow`` in seconds: milliseconds as a number, or text like ``"1 minute"``,
-    ``"30s"``, ``"2 hours"`` (the forms fastify-rate-limit, which CCR uses, accepts)."""
+    """A ``RATE_LIMIT.timeWindow`` in seconds: milliseconds as a number, or text like
+    ``"1 minute"``, ``"30s"``, ``"2 hours"`` (the forms fastify-rate-limit, which CCR uses,
+    accepts)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -250,41 +229,6 @@ def parse_cooldown(raw: Mapping[str, Any], add: AddProblem) -> CooldownPolicy:
     return CooldownPolicy(failures, seconds["window_s"], seconds["cooldown_s"])
 
 
-def parse_limits(raw: Mapping[str, Any], add: AddProblem) -> Limits:
-    d = Limits()
-    max_concurrent = None
-    if raw.get("MAX_CONCURRENT_REQUESTS") is not None:
-        max_concurrent = _int_in(raw["MAX_CONCURRENT_REQUESTS"], 1, None)
-        if max_concurrent is None:
-            add("MAX_CONCURRENT_REQUESTS",
-                f"expected a positive integer, got {_show(raw['MAX_CONCURRENT_REQUESTS'])}")
-    queued = _field(raw, "MAX_QUEUED_REQUESTS", "", add, max_concurrent or 0, low=0, high=None,
-                    expected="an integer of at least 0")
-    timeout = _field(raw, "QUEUE_TIMEOUT_MS", "", add, d.queue_timeout_ms, low=1, high=None,
-                     expected="a positive whole number of milliseconds")
-    return Limits(max_concurrent, queued, timeout, _rate_limit(raw, add))
-
-
-def _rate_limit(raw: Mapping[str, Any], add: AddProblem) -> RateLimit | None:
-    section = _section(raw, "RATE_LIMIT", add, '{"max": 100, "timeWindow": "1 minute"}')
-    if section is None:
-        return None
-    _unknown(section, ("max", "timeWindow"), "RATE_LIMIT", add)
-    if section.get("max") is None:
-        add("RATE_LIMIT", 'missing "max" (requests allowed per client in timeWindow)')
-        return None
-    limit = _int_in(section["max"], 1, None)
-    if limit is None:
-        add("RATE_LIMIT.max", f"expected a positive integer, got {_show(section['max'])}")
-    window = parse_time_window(section.get("timeWindow", "1 minute"))
-    if window is None:
-        add("RATE_LIMIT.timeWindow", "expected milliseconds or a duration like \"1 minute\", "
-            f"got {_show(section.get('timeWindow'))}")
-    if limit is None or window is None:
-        return None
-    return RateLimit(limit, window)
-
-
 def parse_api_keys(value: Any, path: str, add: AddProblem) -> tuple[str, ...] | None:
     """``api_key`` as one string or a list of them (a key pool); None when it is not valid.
     Problems never echo a key."""
@@ -327,6 +271,5 @@ def parse_resilience(raw: Mapping[str, Any], add: AddProblem, check_route: Check
         fallback=parse_fallback(raw.get("fallback"), "fallback", add, check_route),
         retry=parse_retry(raw, add),
         cooldown=parse_cooldown(raw, add),
-        limits=parse_limits(raw, add),
         provider_concurrency=dict(provider_concurrency or {}),
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccr.config.gateway import gateway_problems
 from ccr.config.model import (
     DEFAULT_API_TIMEOUT_MS,
     DEFAULT_HOST,
@@ -218,7 +219,8 @@ class _Checker:
 
     def host(self, raw: Mapping[str, Any], apikey: str | None, apikey_ok: bool) -> str:
         host = self.optional_str(raw, "HOST") or DEFAULT_HOST
-        if apikey is None and apikey_ok and not is_loopback_host(host):
+        named_keys = isinstance(raw.get("APIKEYS"), list) and bool(raw.get("APIKEYS"))
+        if apikey is None and apikey_ok and not named_keys and not is_loopback_host(host):
             self.add("HOST", f"ccr refuses to listen on {_show(host)} without APIKEY: anyone who "
                      "can reach it could spend your provider credits. Set \"APIKEY\" to a secret "
                      "that clients must send, or set \"HOST\" to \"127.0.0.1\"")
@@ -500,6 +502,7 @@ def build_config(raw: dict[str, Any], *, file: str | None = None,
                       expected=f"an integer of at least {low}")
     check.custom_router_options(raw)
     check.transformer_files(raw)
+    check.problems.extend(gateway_problems(raw))
     if check.problems:
         raise InvalidConfig(check.problems, file=file)
     return replace(config, router=router, resilience=resilience)

@@ -24,8 +24,8 @@ from ccr.engine.resilience import ResilienceState
 from ccr.errors import ApiError
 from ccr.routing.context import Route
 from ccr.routing.decide import Decision, decide, script_request
-from ccr.routing.prepare import build_context
-from ccr.transformers.chain import Chain, build_chains
+from ccr.routing.prepare import build_context, effective_router
+from ccr.transformers.chain import Chain, build_chains, catalog_for
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Engine:
         transformers = load_custom_transformers(config)
         return cls(
             config=config,
-            chains=build_chains(config, transformers.factories),
+            chains=build_chains(config, catalog_for(config, transformers)),
             script_config=script_view(config),
             script=_router_script(config),
             transformers=transformers,
@@ -120,12 +120,15 @@ class Engine:
         if not config.has_providers:
             raise ApiError(no_provider_message(config), 400)
         stores = self.stores
+        router = effective_router(config.router, request.router) if request.router else (
+            config.router)
         ctx = build_context(
-            request.body, request.headers, router=config.router, tokens=stores.tokens,
+            request.body, request.headers, router=router, tokens=stores.tokens,
             sessions=stores.sessions, projects=stores.projects, session_id=request.session_id,
         )
         if request.session_usage is not None:
             ctx.session_usage = request.session_usage
+        ctx.client, ctx.spend = request.client, request.spend
         if self.script is not None:
             resilience = self.resilience
             ctx.providers = resilience.health.script_view(resilience.providers(config))

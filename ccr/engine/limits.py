@@ -1,29 +1,20 @@
-"""Admission limits: requests served at once, requests per client, calls per provider.
+"""Calls to one provider at a time: ``Providers[].max_concurrency``.
 
-``MAX_CONCURRENT_REQUESTS`` lets excess requests wait in a bounded queue, then refuses them;
-``RATE_LIMIT`` counts requests per client credential in a sliding window;
-``Providers[].max_concurrency`` makes calls to one provider (a local model serving one request
-at a time) wait their turn. Refusals are :class:`LimitRefused`: a 429 ``rate_limit_error``
-with ``retry-after``.
+A local model that serves one request at a time gets one call at once; the others wait their
+turn in arrival order (bounded by a timeout, then :class:`LimitRefused`: a 429
+``rate_limit_error`` with ``retry-after``). Client-side limits (``RATE_LIMIT``,
+``MAX_CONCURRENT_REQUESTS``) live in the server's gateway, in the shared state store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
-import time
-from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ccr.config.resilience import Limits, RateLimit
 from ccr.errors import ApiError
-
-Clock = Callable[[], float]
-
-#: Clients tracked at most by the rate limiter (the least recently seen are forgotten).
-MAX_CLIENTS = 10_000
 
 
 class LimitRefused(ApiError):
@@ -102,37 +93,6 @@ class ConcurrencyGate:
         return LimitRefused(f"{why}; try again in a few seconds", retry)
 
 
-class RateLimiter:
-    """``RATE_LIMIT``: at most ``max`` requests per client credential in a sliding window.
-    Credentials are kept as hashes, never as given."""
-
-    def __init__(self, rule: RateLimit, clock: Clock = time.monotonic, *,
-                 max_clients: int = MAX_CLIENTS) -> None:
-        self.rule = rule
-        self.clock = clock
-        self.max_clients = max_clients
-        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def check(self, credential: str | None) -> None:
-        """Count one request for ``credential``, or raise :class:`LimitRefused`."""
-        now = self.clock()
-        client = hashlib.sha256((credential or "").encode()).hexdigest()[:24]
-        times = self._seen.get(client)
-        if times is None:
-            times = self._seen[client] = deque()
-        self._seen.move_to_end(client)
-        while times and now - times[0] >= self.rule.window_s:
-            times.popleft()
-        if len(times) >= self.rule.max:
-            retry = times[0] + self.rule.window_s - now
-            raise LimitRefused(
-                f"rate limit reached: {self.rule.max} requests per {self.rule.window_s:g} s "
-                "(RATE_LIMIT)", retry)
-        times.append(now)
-        while len(self._seen) > self.max_clients:
-            self._seen.popitem(last=False)
-
-
 class ProviderGates:
     """One :class:`ConcurrencyGate` per provider with ``max_concurrency``; calls wait their
     turn (up to ``timeout_s``) rather than being refused."""
@@ -144,24 +104,3 @@ class ProviderGates:
 
     def gate(self, provider: str) -> ConcurrencyGate | None:
         return self._gates.get(provider.lower())
-
-
-class Admission:
-    """The server's limits for one config: the concurrency queue and the rate limiter."""
-
-    def __init__(self, limits: Limits, clock: Clock = time.monotonic) -> None:
-        self.gate = (ConcurrencyGate(limits.max_concurrent, max_queued=limits.max_queued,
-                                     timeout_s=limits.queue_timeout_ms / 1000)
-                     if limits.max_concurrent else None)
-        self.rate = RateLimiter(limits.rate_limit, clock) if limits.rate_limit else None
-
-    @asynccontextmanager
-    async def admit(self, credential: str | None) -> AsyncIterator[None]:
-        """Raises :class:`LimitRefused` when the client is over its rate or the queue is full."""
-        if self.rate is not None:
-            self.rate.check(credential)
-        if self.gate is None:
-            yield
-            return
-        async with self.gate.slot():
-            yield

@@ -1,7 +1,8 @@
-"""What the engine keeps for failing over: provider health, sticky fallbacks, limits.
+"""What the engine keeps for failing over: provider health, sticky fallbacks, provider gates.
 
-Health and sticky fallbacks outlive a config reload (the new engine takes them over, with the
-new ``COOLDOWN`` settings); the limits are rebuilt from each config.
+Health, sticky fallbacks and the notes about sessions outlive a config reload (the new engine
+takes them over, with the new ``COOLDOWN`` settings); the provider gates are rebuilt from each
+config.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ccr.config.model import Config
 from ccr.engine.health import Health
-from ccr.engine.limits import Admission, ProviderGates
+from ccr.engine.limits import ProviderGates
 from ccr.engine.sticky import StickyFallbacks
 
 Clock = Callable[[], float]
@@ -70,7 +71,6 @@ class ResilienceState:
     health: Health
     sticky: StickyFallbacks
     gates: ProviderGates
-    admission: Admission
     notes: FallbackNotes = field(default_factory=FallbackNotes)
     mixed: MixedSessions = field(default_factory=MixedSessions)
 
@@ -82,7 +82,6 @@ class ResilienceState:
             sticky=StickyFallbacks(clock),
             gates=ProviderGates(dict(settings.provider_concurrency),
                                 timeout_s=max(1.0, config.api_timeout_ms / 1000)),
-            admission=Admission(settings.limits, clock),
         )
 
     def take_over(self, previous: ResilienceState, config: Config) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from ccr.engine.upstream import classify, scrub
-from ccr.errors import ApiError, TransformerFailed
+from ccr.errors import ApiError, CcrError, TransformerFailed
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
 
@@ -134,7 +134,7 @@ class _IdleWatch:
         self._handle.cancel()
 
 
-class Dropped(Exception):
+class Dropped(CcrError):
     """The upstream closed the stream without finishing the message."""
 
 

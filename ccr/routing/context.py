@@ -22,6 +22,10 @@ class RequestContext:
     project: str | None = None
     #: Filled by rules that learn something on the way (e.g. the subagent tag they removed).
     notes: dict[str, Any] = field(default_factory=dict)
+    #: The client key's name, when named keys are configured.
+    client: str | None = None
+    #: USD spent so far: session, project_today, client_today, router_today.
+    spend: dict[str, float] | None = None
     #: Each provider's health for router scripts (``req.providers``): ``healthy``,
     #: ``cooldown_s``, ``error_rate``, ``p50_ms``, ``in_flight``.
     providers: dict[str, Any] | None = None

@@ -16,10 +16,14 @@ from ccr.routing.rules import RULES, take_subagent_tag
 
 
 class ScriptResultLike(Protocol):
-    value: str | None
-    error: str | None
-    elapsed_ms: float
-    output: str
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def elapsed_ms(self) -> float: ...
+    @property
+    def output(self) -> str: ...
 
 
 class ScriptRunner(Protocol):
@@ -56,6 +60,8 @@ def script_request(ctx: RequestContext) -> dict[str, Any]:
         "session_id": ctx.session_id,
         "session_usage": _usage_dict(usage),
         "project": ctx.project,
+        "client": ctx.client,
+        "spend": ctx.spend,
         "providers": ctx.providers or {},
     }
 

@@ -43,12 +43,12 @@ def effective_router(base: RouterConfig, override: dict[str, Any] | None) -> Rou
     """``base``, or a project/session override of it (whole slots replaced)."""
     if not override:
         return base
-    values: dict[str, Any] = {slot: override.get(slot) or None for slot in ROUTE_SLOTS}
+    slots = {slot: _route_or_none(override.get(slot)) for slot in ROUTE_SLOTS}
     threshold = override.get("longContextThreshold")
-    if isinstance(threshold, int) and not isinstance(threshold, bool) and threshold > 0:
-        values["longContextThreshold"] = threshold
-    else:
-        values["longContextThreshold"] = base.longContextThreshold
-    return dataclasses.replace(base, **{
-        k: (v if isinstance(v, str | int) else None) for k, v in values.items()
-    })
+    if not (isinstance(threshold, int) and not isinstance(threshold, bool) and threshold > 0):
+        threshold = base.longContextThreshold
+    return dataclasses.replace(base, longContextThreshold=threshold, **slots)
+
+
+def _route_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -17,8 +17,11 @@ from sanic.response import json as json_response
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, error_body
-from ccr.server.auth import RefusalLog, check_client
+from ccr.ledger import BudgetExceeded
+from ccr.server.auth import ANONYMOUS, RefusalLog, presented_key, refusal
+from ccr.server.gateway import Gateway
 from ccr.server.messages import handle_messages, parse_body, request_id
+from ccr.server.metrics import add_metrics_route, session_view
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
 
@@ -40,7 +43,8 @@ def _on_sighup(watcher: ConfigWatcher) -> None:
         log.debug("SIGHUP reload not available in this thread")
 
 
-def create_app(state: AppState, *, name: str | None = None, watch_config: bool = True) -> Sanic:
+def create_app(state: AppState, *, name: str | None = None, watch_config: bool = True,
+               gateway: Gateway | None = None) -> Sanic:
     app = Sanic(name or f"ccr{next(_app_numbers)}", configure_logging=False)
     app.config.RESPONSE_TIMEOUT = 24 * 3600  # streams end when the upstream's do
     app.config.REQUEST_TIMEOUT = 120
@@ -52,11 +56,14 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     app.config.ACCESS_LOG = False
     app.config.TOUCHUP = False
     app.ctx.state = state
+    app.ctx.gateway = gateway or Gateway.for_config(state.config, state.home)
+    add_metrics_route(app)
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:
         await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
         await state.engine.start()
+        await app.ctx.gateway.start()
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
         if app.ctx.watcher is not None:
@@ -68,15 +75,21 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         if app.ctx.watcher is not None:
             await app.ctx.watcher.stop()
         await state.engine.aclose()
+        await app.ctx.gateway.aclose()
 
     refusals = RefusalLog()
 
     @app.on_request
     async def _authenticate(request: Request) -> None:
-        key = state.config.apikey
-        if not key or request.path in _OPEN_PATHS:
-            return
-        check_client(request.headers, key, request.path, refusals)
+        """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request."""
+        auth = app.ctx.gateway.policy(state.config).auth
+        given = presented_key(request.headers)
+        identity = auth.identify(given)
+        if identity is None:
+            if request.path not in _OPEN_PATHS:
+                raise refusal(given, request.path, refusals)
+            identity = ANONYMOUS
+        request.ctx.identity = identity
 
     @app.exception(Exception)
     async def _error(request: Request, exc: Exception) -> HTTPResponse:
@@ -92,8 +105,19 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.get("/health")
     async def _health(request: Request) -> HTTPResponse:
+        gateway: Gateway = app.ctx.gateway
+        teams = gateway.health()
+        degraded = teams["state"]["status"] != "ok" or (
+            teams["ledger"] is not None and teams["ledger"]["status"] != "ok")
+        if gateway.policy(state.config).keys.admin_key and not request.ctx.identity.admin:
+            # details (config path, errors, store and ledger state) are for the admin key only;
+            # the pid stays, as `ccr start` and `ccr status` identify their server by it
+            return json_response({"status": "degraded" if degraded else "ok",
+                                  "version": __version__, "pid": os.getpid(),
+                                  "uptime_s": round(time.time() - state.stats.started_at, 1)})
         return json_response({
-            "status": "ok",
+            "status": "degraded" if degraded else "ok",
+            **teams,
             "version": __version__,
             "uptime_s": round(time.time() - state.stats.started_at, 1),
             "requests": state.stats.requests,
@@ -109,7 +133,13 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.get("/api/sessions/<session_id>")
     async def _session(request: Request, session_id: str) -> HTTPResponse:
         """A session's last-turn usage and route, for status lines (no transcript reading)."""
-        usage = state.stores.sessions.get(session_id)
+        shared = await app.ctx.gateway.session(session_id, request.ctx.identity)
+        if shared is not None:
+            view = await session_view(app.ctx.gateway, session_id, shared)
+            view["fallback"] = state.engine.resilience.notes.get(session_id)
+            return json_response(view)
+        usage = state.stores.sessions.get(session_id) if (
+            request.ctx.identity.client is None or request.ctx.identity.admin) else None
         if usage is None:
             raise ApiError(f"no usage recorded for session {session_id[:64]!r}", 404)
         return json_response({
@@ -172,4 +202,9 @@ def error_response(exc: Exception) -> HTTPResponse:
         log.exception("internal error")
         status = 500
         body = error_body("api_error", f"internal error in ccr: {type(exc).__name__}")
+    retry_after = getattr(exc, "retry_after_s", None)
+    if isinstance(retry_after, int):
+        headers["retry-after"] = str(retry_after)
+    if isinstance(exc, BudgetExceeded):
+        headers["x-should-retry"] = "false"  # nothing changes before the budget resets
     return json_response(body, status=status, headers=headers)

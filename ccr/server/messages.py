@@ -12,14 +12,15 @@ from typing import Any
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
-from ccr.engine.attempt_loop import attempts_line, route_headers
-from ccr.engine.engine import Engine
+from ccr.engine.attempt_loop import AnsweredExchange, attempts_line, route_headers
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError, InvalidRequest
 from ccr.logs import request_line
 from ccr.protocol import codec
 from ccr.protocol.sse import encode_event
-from ccr.server.auth import given_key
+from ccr.routing.decide import Decision
+from ccr.server.auth import ANONYMOUS, Identity
+from ccr.server.gateway import Gateway, Ticket
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
@@ -86,29 +87,17 @@ class Pinger:
         self.task.cancel()
 
 
-async def handle_messages(state: AppState, request: Request) -> HTTPResponse | None:
-    started = time.monotonic()
-    state.stats.requests += 1
-    engine = state.engine
-    engine.in_flight += 1
-    line: dict[str, Any] = {"path": request.path}
-    status = 200
-    try:
-        async with engine.resilience.admission.admit(client_credential(request)):
-            return await _serve(engine, request, line, started)
-    except ApiError as exc:
-        status = exc.status
-        line["error"] = exc.message
-        raise
-    except BaseException:
-        status = 499
-        raise
-    finally:
-        engine.in_flight -= 1
-        if line.get("status") is None:
-            if status >= 400:
-                state.stats.errors += 1
-            _log(line, status, started)
+def answer_headers(exchange: AnsweredExchange, decision: Decision,
+                   line: dict[str, Any]) -> dict[str, str]:
+    """The ``x-ccr-*`` headers of an answer; the attempts (and a fallback) go on the log line."""
+    headers = exchange.headers
+    if decision.reason:
+        headers["x-ccr-reason"] = _header_text(decision.reason)
+    line["attempts"] = headers["x-ccr-attempts"]
+    if "x-ccr-fallback-from" in headers:
+        line.update(route=exchange.route.name, fallback_from=decision.route.name)
+    line["tried"] = attempts_line(exchange.attempts)
+    return headers
 
 
 def _header_text(text: str) -> str:
@@ -116,32 +105,37 @@ def _header_text(text: str) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)[:200]
 
 
-def client_credential(request: Request) -> str | None:
-    """The credential a client sent (for per-client rate limits; never logged)."""
-    return given_key(request.headers)
-
-
-def _log(line: dict[str, Any], status: int, started: float) -> None:
-    line["status"] = status
-    if request_log.isEnabledFor(logging.INFO):
-        line["ms"] = round((time.monotonic() - started) * 1000, 1)
-        request_log.info(request_line(line))
-
-
-async def _serve(engine: Engine, request: Request, line: dict[str, Any],
-                 started: float) -> HTTPResponse | None:
-    state = request.app.ctx.state
+async def handle_messages(state: AppState, request: Request) -> HTTPResponse | None:
+    started = time.monotonic()
+    state.stats.requests += 1
+    engine = state.engine
+    engine.in_flight += 1
+    line: dict[str, Any] = {"path": request.path}
     status = 200
     decision = exchange = None
+    gateway: Gateway = request.app.ctx.gateway
+    identity: Identity = getattr(request.ctx, "identity", ANONYMOUS)
+    ticket: Ticket | None = None
+    first_byte_s = added_s = None
+    gateway.metrics.in_flight.inc()
     try:
         body = parse_body(request)
         _validate_messages_body(body)
-        client_request = ClientRequest(body, request.headers)
+        projects = engine.stores.projects
+        ticket = await gateway.admit(engine.config, identity, body, request.headers,
+                                     projects.project_for if projects else None)
+        client_request = ClientRequest(
+            body, request.headers, client=identity.client, session_usage=ticket.session_usage,
+            router=gateway.policy(engine.config).client_router(engine.config, identity.client),
+            spend=ticket.spend.as_dict() if ticket.spend else None)
         decision = await engine.route(client_request)
+        gateway.apply_budget(engine.config, ticket, decision)
         ctx = decision.ctx
         assert ctx is not None
         line.update(session=ctx.session_id, model=body.get("model"), tokens=ctx.token_count,
                     rule=decision.rule, route=decision.route.name)
+        if identity.client:
+            line["client"] = identity.client
         if decision.script_error:
             line["script_error"] = decision.script_error
         if decision.reason:
@@ -150,15 +144,11 @@ async def _serve(engine: Engine, request: Request, line: dict[str, Any],
         if exchange.agent_name:
             line["agent"] = exchange.agent_name
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
-        headers = exchange.headers
-        if decision.reason:
-            headers["x-ccr-reason"] = _header_text(decision.reason)
-        line["attempts"] = headers["x-ccr-attempts"]
-        if "x-ccr-fallback-from" in headers:
-            line.update(route=exchange.route.name, fallback_from=decision.route.name)
-        line["tried"] = attempts_line(exchange.attempts)
+        added_s = time.monotonic() - started - (exchange.outcome.upstream_latency_s or 0)
+        headers = answer_headers(exchange, decision, line)
         if not exchange.ctx.stream:
             message = await exchange.json()
+            first_byte_s = time.monotonic() - started
             return json_response(message, headers={"request-id": request_id(), **headers})
         response = await request.respond(
             content_type="text/event-stream; charset=utf-8",
@@ -170,6 +160,8 @@ async def _serve(engine: Engine, request: Request, line: dict[str, Any],
             # aclosing: a client that goes away closes the upstream stream at once
             async with aclosing(exchange.events()) as events:
                 async for data in events:
+                    if first_byte_s is None:
+                        first_byte_s = time.monotonic() - started
                     await pinger.send(data)
         finally:
             pinger.stop()
@@ -188,6 +180,8 @@ async def _serve(engine: Engine, request: Request, line: dict[str, Any],
         line["error"] = type(exc).__name__
         raise
     finally:
+        engine.in_flight -= 1
+        gateway.metrics.in_flight.dec()
         if exchange is not None and decision is not None:
             outcome = exchange.outcome
             if outcome.error:
@@ -199,6 +193,12 @@ async def _serve(engine: Engine, request: Request, line: dict[str, Any],
                             cache_read=usage.get("cache_read_input_tokens") or None,
                             stop=outcome.stop_reason)
             engine.finish(decision, exchange)
+        if ticket is not None:
+            gateway.done(engine.config, ticket, decision=decision, exchange=exchange,
+                         status=status, first_byte_s=first_byte_s, added_s=added_s)
         if status >= 400:
             state.stats.errors += 1
-        _log(line, status, started)
+        if request_log.isEnabledFor(logging.INFO):
+            line["status"] = status
+            line["ms"] = round((time.monotonic() - started) * 1000, 1)
+            request_log.info(request_line(line))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 
-from tests.ccr_server import free_port
-from tests.fake_upstream import Recorded, Reply, Verbatim, error, raw_chunks, text
+from tests.support.ccr_server import free_port
+from tests.support.fake_upstream import Recorded, Reply, Verbatim, error, raw_chunks, text
 
 __all__ = [
     "FlakyHandler",
