@@ -406,3 +406,15 @@ def test_a_project_override_file_brings_its_own_fallback(
 
     assert answer_text(response) == "from the backup"
     assert response.headers["x-ccr-fallback-from"] == "primary,fake-model"
+
+
+def test_a_request_refused_before_routing_still_says_it_made_no_attempt(
+        make_ccr: MakeCcr, fake: FakeUpstream, backup: FakeUpstream) -> None:
+    server = make_ccr(config(fake.chat_url, backup))
+
+    response = post(server, {"model": "primary,no-such-model", "max_tokens": 8,
+                             "messages": [{"role": "user", "content": "hi"}]})
+
+    assert response.status_code == 400
+    assert response.headers["x-ccr-attempts"] == "0"
+    assert fake.chat_requests == []

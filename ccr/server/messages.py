@@ -172,6 +172,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         line["error"] = exc.message
         if decision is not None and "x-ccr-route" not in exc.headers:
             exc.headers.update(route_headers(decision.route, None, None))
+        exc.headers.setdefault("x-ccr-attempts", "0")  # refused before any upstream call
         if "x-ccr-attempts" in exc.headers:
             line["attempts"] = exc.headers["x-ccr-attempts"]
         raise
