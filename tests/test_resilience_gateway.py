@@ -27,6 +27,7 @@ from tests.support.fault_upstream import (
 )
 from tests.support.fixtures import MakeCcr
 from tests.support.gateway_client import sse_events
+from tests.support.teams_helpers import ledger_rows, wait_for
 
 KEY_ONE = "sk-primary-key-one-0000aaaa"
 KEY_TWO = "sk-primary-key-two-0000bbbb"
@@ -418,3 +419,14 @@ def test_a_request_refused_before_routing_still_says_it_made_no_attempt(
     assert response.status_code == 400
     assert response.headers["x-ccr-attempts"] == "0"
     assert fake.chat_requests == []
+
+
+def test_the_ledger_row_counts_the_attempts_and_marks_the_fallback(
+        make_ccr: MakeCcr, fake: FakeUpstream, backup: FakeUpstream) -> None:
+    server = make_ccr(config(fake.chat_url, backup))
+    fake.enqueue(server_error(500), server_error(500))
+
+    assert answer_text(post(server)) == "from the backup"
+
+    [row] = wait_for(lambda: ledger_rows(server.state.home / "ledger.db"))
+    assert (row["route"], row["attempts"], row["fallback"]) == ("backup,fake-model", 3, 1)
