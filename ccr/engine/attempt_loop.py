@@ -168,6 +168,8 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
     if ctx is not None and ctx.router.longContext:
         found = targets_for(config, [ctx.router.longContext])
         long_context = found[0] if found else None
+    if state.shared is not None:
+        await state.shared.pull(state.health, [t.provider for t in targets])
     plan = AttemptPlan([by_route[r] for r in order], retry=config.resilience.retry,
                        health=state.health, long_context=long_context)
     stream = bool(request.body.get("stream"))
@@ -186,6 +188,8 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
             await asyncio.sleep(step.wait_s)
         foreign = mixed or step.target.provider.lower() != primary.provider.name.lower()
         answered = await _attempt(engine, step, plan, primary, open_route, stream, foreign)
+        if state.shared is not None:
+            await state.shared.push(state.health, step.target.provider)
         if isinstance(answered, AnsweredExchange):
             if plan.answered_by is not None and plan.answered_by.route != primary.name:
                 state.sticky.pin(session_id, primary.name, plan.answered_by.route)

@@ -89,6 +89,11 @@ class Breaker:
             return True
         return False
 
+    def cool(self, now: float, seconds: float, reason: str) -> None:
+        """Cool down for ``seconds`` at once (a cooldown learnt elsewhere, e.g. another
+        instance)."""
+        self._cool(now, seconds, reason)
+
     def _cool(self, now: float, seconds: float, reason: str) -> None:
         until = now + seconds
         if self.cooling_until is None or self.cooling_until < until or self.cooling_until <= now:

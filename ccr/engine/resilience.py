@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ccr.config.model import Config
 from ccr.engine.health import Health
 from ccr.engine.limits import ProviderGates
+from ccr.engine.shared_health import SharedCooldowns
 from ccr.engine.sticky import StickyFallbacks
 
 Clock = Callable[[], float]
@@ -73,6 +74,8 @@ class ResilienceState:
     gates: ProviderGates
     notes: FallbackNotes = field(default_factory=FallbackNotes)
     mixed: MixedSessions = field(default_factory=MixedSessions)
+    #: Cooldowns mirrored through the state store (several instances), when the server has one.
+    shared: SharedCooldowns | None = None
 
     @classmethod
     def build(cls, config: Config, clock: Clock = time.monotonic) -> ResilienceState:
@@ -91,6 +94,7 @@ class ResilienceState:
         self.sticky = previous.sticky
         self.notes = previous.notes
         self.mixed = previous.mixed
+        self.shared = previous.shared
 
     def providers(self, config: Config) -> list[tuple[str, tuple[str | None, ...]]]:
         """``(name, keys)`` of every configured provider, as health views take them."""

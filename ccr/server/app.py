@@ -16,6 +16,7 @@ from sanic.response import json as json_response
 
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
+from ccr.engine.shared_health import SharedCooldowns
 from ccr.errors import ApiError, error_body
 from ccr.ledger import BudgetExceeded
 from ccr.server.auth import ANONYMOUS, RefusalLog, presented_key, refusal
@@ -24,6 +25,7 @@ from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.metrics import add_metrics_route, session_view
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
+from ccr.state.cooldowns import Cooldowns
 
 log = logging.getLogger("ccr")
 request_log = logging.getLogger("ccr.requests")
@@ -64,6 +66,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
         await state.engine.start()
         await app.ctx.gateway.start()
+        state.engine.resilience.shared = SharedCooldowns(Cooldowns(app.ctx.gateway.store))
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
         if app.ctx.watcher is not None:
