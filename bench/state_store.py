@@ -5,7 +5,8 @@ redis-server on loopback started here) it times, per request, the work before ro
 (``Gateway.admit``: rate-limit window, concurrency lease, shared session usage, spend and
 budget check) and the work after the answer, which runs in a background task (lease release,
 spend counters, session record). A client key with RATE_LIMIT, MAX_CONCURRENT_REQUESTS and a
-budget is configured, so every step runs.
+budget is configured, so every step runs ("full"); "plain" is a single APIKEY with no limits,
+no budget and no router script (only the shared session usage is read before routing).
 """
 
 from __future__ import annotations
@@ -53,11 +54,21 @@ def _us(samples: list[float]) -> str:
     return f"median {statistics.median(ordered) * 1e6:7.0f} µs   p99 {p99 * 1e6:7.0f} µs"
 
 
+PLAIN = {k: v for k, v in CONFIG.items() if k not in ("APIKEYS", "BUDGETS")}
+
+
 async def measure(name: str, settings: StateSettings, home: Path, n: int) -> None:
-    config = parse_config(CONFIG, env={})
+    await _measure(f"{name} full", CONFIG, Identity("alice", False, True), True, settings,
+                   home, n)
+    await _measure(f"{name} plain", PLAIN, Identity(None, False, True), False, settings, home,
+                   n)
+
+
+async def _measure(name: str, raw: dict[str, Any], identity: Identity, want_spend: bool,
+                   settings: StateSettings, home: Path, n: int) -> None:
+    config = parse_config(raw, env={})
     gateway = Gateway(open_store(settings, home=home), None)
     await gateway.start()
-    identity = Identity("alice", False, True)
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     headers = {"x-claude-code-session-id": "bench-session"}
     exchange = _Exchange()
@@ -65,14 +76,14 @@ async def measure(name: str, settings: StateSettings, home: Path, n: int) -> Non
     after: list[float] = []
     for _ in range(n + 50):
         t0 = time.perf_counter()
-        ticket = await gateway.admit(config, identity, body, headers)
+        ticket = await gateway.admit(config, identity, body, headers, want_spend=want_spend)
         t1 = time.perf_counter()
         await gateway._record(config, ticket, None, exchange, 200, 1.0, None, None)
         t2 = time.perf_counter()
         before.append(t1 - t0)
         after.append(t2 - t1)
     await gateway.aclose()
-    print(f"{name:8s} before routing: {_us(before[50:])}   after (background): "
+    print(f"{name:13s} before routing: {_us(before[50:])}   after (background): "
           f"{_us(after[50:])}")
 
 

@@ -79,6 +79,18 @@ async def test_redis_coming_back_is_picked_up(redis_server: RedisServer) -> None
     await other.aclose()
 
 
+async def test_a_check_notices_redis_went_away_without_traffic(
+        redis_server: RedisServer) -> None:
+    store = failover(redis_server)
+    await store.start()
+    await store.check()
+    assert not store.health().degraded
+    redis_server.kill()
+    await store.check()
+    assert store.health().degraded
+    await store.aclose()
+
+
 async def test_fail_closed_refuses_while_redis_is_down(redis_server: RedisServer) -> None:
     store = failover(redis_server, closed=True)
     await store.start()

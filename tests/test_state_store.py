@@ -137,6 +137,14 @@ async def test_a_number_expires_with_the_ttl_set_when_it_was_created(store: Stat
     assert await store.add("budget:day", 2.0, ttl_s=10) == 2.0
 
 
+async def test_add_many_adds_each_amount_with_its_ttl(store: StateStore) -> None:
+    await store.add("x", 1.0)
+    await store.add_many([("x", 2.0, None), ("y", 0.5, 0.15), ("y", 0.25, 0.15)])
+    assert await store.numbers(["x", "y"]) == [3.0, 0.75]
+    await asyncio.sleep(0.2)
+    assert await store.number("y") == 0.0
+
+
 async def test_concurrent_acquires_never_exceed_the_limit(store: StateStore) -> None:
     tokens = await asyncio.gather(*(store.acquire("conc:race", 3, 30) for _ in range(20)))
     assert sum(1 for t in tokens if t) == 3

@@ -32,6 +32,11 @@ def test_key_problems_name_each_entry_without_the_secret() -> None:
     assert all("another-long-key" not in m for _, m in problems)
 
 
+def test_queue_timeout_must_be_milliseconds() -> None:
+    assert [p for p, _ in key_problems({"QUEUE_TIMEOUT_MS": "soon"})] == ["QUEUE_TIMEOUT_MS"]
+    assert key_problems({"QUEUE_TIMEOUT_MS": 500}) == []
+
+
 def test_metrics_require_admin_needs_an_admin_key() -> None:
     assert key_problems({"METRICS": {"require_admin": True}}) == [
         ("METRICS.require_admin", "needs ADMIN_KEY to be set")]

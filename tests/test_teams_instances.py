@@ -103,8 +103,11 @@ def test_killing_redis_mid_run_loses_no_request_and_both_say_degraded(
     one, two = two_instances(tmp_path, team(fake, redis_server.url))
     with one, two, ThreadPoolExecutor(4) as pool:
         def burst(n: int) -> list[int]:
-            servers = [one, two] * n
-            return list(pool.map(lambda s: ask(s.url, ALICE_KEY).status_code, servers))
+            # with a session, so every request reads and writes shared state
+            servers = list(enumerate([one, two] * n))
+            return list(pool.map(
+                lambda job: ask(job[1].url, ALICE_KEY, session=f"s{job[0] % 3}").status_code,
+                servers))
 
         assert burst(10) == [200] * 20
         redis_server.kill()

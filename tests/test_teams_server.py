@@ -171,6 +171,10 @@ def test_a_rate_limit_refuses_with_429_and_retry_after(
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert ask(ccr.base_url, BOB_KEY).status_code == 200  # bob has his own count
     assert len(fake.chat_requests) == 3
+    rows = wait_for(lambda: (r := ledger_rows(ledger_of(ccr))) and len(r) == 4 and r)
+    refused = [r for r in rows if r["status"] == 429]
+    assert len(refused) == 1 and refused[0]["client"] == "alice"
+    assert refused[0]["rule"] == "refused" and refused[0]["route"] is None
 
 
 def test_a_budget_flips_routing_to_the_cheaper_route_at_its_amount(

@@ -274,7 +274,7 @@ def _status(home: Path, config: Path | None) -> dict[str, Any]:
         "running": False, "pid": None, "url": None, "host": None, "port": None,
         "started_by": None, "uptime_s": None, "version": None, "config": None,
         "requests": None, "errors": None, "reloads": None, "reload_error": None,
-        "healthy": False, "code_sessions": 0,
+        "healthy": False, "code_sessions": 0, "scripts": [],
         "stale_pid_file": pid_file(home).exists() and running_server(home) is None,
     }
     if record is not None and not info["stale_pid_file"]:
@@ -357,9 +357,9 @@ def provider_lines(providers: list[dict[str, Any]]) -> list[str]:
 def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> None:
     if health is None:
         return
-    info["healthy"] = health.get("status") == "ok"
+    info["healthy"] = health.get("status") in ("ok", "degraded")
     for key in ("uptime_s", "version", "config", "requests", "errors", "reloads",
-                "reload_error"):
+                "reload_error", "scripts", "state", "ledger"):
         if health.get(key) is not None or key == "reload_error":
             info[key] = health.get(key)
 
@@ -389,9 +389,15 @@ def _print_status(info: Mapping[str, Any]) -> None:
     rows.append(("started by", started_by))
     if info["code_sessions"]:
         rows.append(("ccr code", f"{info['code_sessions']} session(s) using it"))
+    for part in ("state", "ledger"):  # the shared state store and the usage ledger
+        detail = info.get(part)
+        if isinstance(detail, Mapping) and detail.get("status") == "degraded":
+            rows.append((part, f"{detail.get('backend')} DEGRADED: {detail.get('error')}"))
     if info["reload_error"]:
         rows.append(("reload error", f"{info['reload_error']} (still running the previous "
                      "config)"))
+    for script in info.get("scripts") or []:
+        rows.append(_script_row(script))
     for key, value in rows:
         if value is not None:
             typer.echo(f"  {key + ':':<14}{value}")
@@ -399,6 +405,24 @@ def _print_status(info: Mapping[str, Any]) -> None:
         typer.echo("  providers:")
         for line in provider_lines(info["providers"]):
             typer.echo(f"    {line}")
+
+
+def _script_row(script: Mapping[str, Any]) -> tuple[str, str]:
+    """One router script or user transformer: file, version, counts, last error, switch-off."""
+    label = "router script" if script.get("kind") == "router" else "transformer"
+    version = script.get("version")
+    loaded = f"v{version}" if version is not None else "not loaded"
+    parts = [f"{script.get('path')} ({loaded})",
+             f"{script.get('calls', 0)} calls, {script.get('errors', 0)} errors, "
+             f"{script.get('timeouts', 0)} timeouts"]
+    if script.get("switched_off"):
+        parts.append(f"SWITCHED OFF for {script.get('switched_off_for_s')}s after "
+                     f"{script.get('switched_off_why')}")
+    if script.get("load_error"):
+        parts.append(f"load error: {script['load_error']}")
+    if script.get("last_error"):
+        parts.append(f"last error: {script['last_error']}")
+    return label, "; ".join(parts)
 
 
 def _duration(seconds: float) -> str:

@@ -162,6 +162,11 @@ def _parse(raw: Mapping[str, Any]) -> tuple[KeySettings, list[tuple[str, str]]]:
             seen_keys.add(key)
             clients.append(ClientKey(name, key, limits,
                                      dict(router) if isinstance(router, Mapping) else None))
+    queue = raw.get("QUEUE_TIMEOUT_MS")
+    if queue is not None and (isinstance(queue, bool) or not isinstance(queue, int | float)
+                              or queue < 0):
+        problems.append(("QUEUE_TIMEOUT_MS", "expected milliseconds a request may wait for a "
+                         "MAX_CONCURRENT_REQUESTS slot (e.g. 30000)"))
     metrics = raw.get("METRICS")
     require_admin, enabled = False, True
     if metrics is not None:

@@ -11,12 +11,14 @@ match), and a request keeps the engine it started with.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ccr.agents import AgentRun, ImageAgent
 from ccr.config import Config, default_config_path, script_view
+from ccr.context.records import RecordSettings, RecordWriter, build_record
 from ccr.context.stores import Stores
 from ccr.engine.handover import without_foreign_reasoning
 from ccr.engine.request import ClientRequest
@@ -59,7 +61,10 @@ class Engine:
     in_flight: int = 0
     #: Provider health, sticky fallbacks and limits (health survives reloads).
     resilience: ResilienceState = field(default_factory=lambda: ResilienceState.build(Config()))
+    #: Opt-in traffic records (``RECORD``); set by :meth:`start` when serving.
+    records: RecordWriter | None = None
     _owns_upstream: bool = False
+    _owns_records: bool = False
 
     @classmethod
     def build(cls, config: Config, *, stores: Stores | None = None) -> Engine:
@@ -91,12 +96,26 @@ class Engine:
             self.resilience.take_over(previous.resilience, self.config)
         if not upstream:
             return
+        self._start_records(previous)
         if (previous is not None and previous.upstream is not None
                 and _upstream_settings(previous.config) == _upstream_settings(self.config)):
             self.upstream, self._owns_upstream = previous.upstream, previous._owns_upstream
             previous._owns_upstream = False
         elif self.upstream is None:
             self.upstream, self._owns_upstream = _make_upstream(self.config), True
+
+    def _start_records(self, previous: Engine | None) -> None:
+        """The records writer: the previous engine's when ``RECORD`` did not change."""
+        settings = RecordSettings.from_config(self.config.raw)
+        if not settings.enabled or self.stores.home is None or self.records is not None:
+            return
+        if (previous is not None and previous.records is not None and previous._owns_records
+                and RecordSettings.from_config(previous.config.raw) == settings):
+            self.records, self._owns_records = previous.records, True
+            previous._owns_records = False
+            return
+        self.records = RecordWriter.from_config(self.config.raw, self.stores.home)
+        self._owns_records = self.records is not None
 
     async def retire(self, *, poll_s: float = 1.0) -> None:
         """Close once the requests that started on this engine are done (after a reload)."""
@@ -108,9 +127,23 @@ class Engine:
         if self.script is not None:
             await self.script.aclose()
         await self.transformers.aclose()
+        if self.records is not None and self._owns_records:
+            self._owns_records = False
+            await asyncio.to_thread(self.records.close)
         if self.upstream is not None and self._owns_upstream:
             self._owns_upstream = False
             await self.upstream.aclose()
+
+    def scripts_status(self) -> list[dict[str, Any]]:
+        """The router script and each user transformer: file, loaded version, calls, errors,
+        timeouts, the last error and whether it is switched off (``/health``, ``ccr status``)."""
+        found: list[dict[str, Any]] = []
+        if self.script is not None:
+            found.append({"kind": "router", "name": self.script.name, **self.script.status()})
+        for plugin in self.transformers.plugins:
+            found.append({"kind": "transformer", "name": plugin.name,
+                          **plugin.script.status()})
+        return found
 
     # -- the two verbs ---------------------------------------------------------------------------
 
@@ -132,6 +165,7 @@ class Engine:
         if self.script is not None:
             resilience = self.resilience
             ctx.providers = resilience.health.script_view(resilience.providers(config))
+        ctx.now = request.now or datetime.datetime.now().astimezone()
         decision = await decide(ctx, config, script=self.script,
                                 script_config=self.script_config)
         for warning in decision.warnings:
@@ -186,7 +220,7 @@ class Engine:
             return list(decision.fallback)
         ctx, projects = decision.ctx, self.stores.projects
         if ctx is not None and ctx.project and projects is not None:
-            override = projects.fallback_override(ctx.session_id)
+            override = projects.fallback_override(ctx.session_id, ctx.project)
             if override is not None:
                 listed = override.get(decision.rule, override.get("default"))
                 if isinstance(listed, str):
@@ -205,6 +239,28 @@ class Engine:
         session_id = decision.ctx.session_id if decision.ctx is not None else None
         if session_id and outcome.usage and not outcome.error:
             self.stores.sessions.record(session_id, outcome.usage, exchange.route.name)
+        if self.records is not None:
+            self._record(decision, outcome.status, outcome.usage, outcome.error)
+
+    def finish_failed(self, decision: Decision, status: int, error: str | None) -> None:
+        """After a routed request failed before any exchange (the upstream refused or could
+        not be reached): recorded too, since a replay should show where it was sent."""
+        if self.records is not None:
+            self._record(decision, status, None, error)
+
+    def _record(self, decision: Decision, status: int, usage: dict[str, Any] | None,
+                error: str | None) -> None:
+        ctx, records = decision.ctx, self.records
+        if ctx is None or records is None:
+            return
+        at = ctx.now or datetime.datetime.now().astimezone()
+        latency = (datetime.datetime.now(at.tzinfo) - at).total_seconds() * 1000
+        records.write(build_record(
+            body=ctx.body, headers=ctx.headers, session_id=ctx.session_id, at=at,
+            rule=decision.rule, route=decision.route.name, reason=_reason(decision, self.config),
+            script_error=decision.script_error, subagent_tag=ctx.notes.get("subagent_tag"),
+            status=status, usage=usage, latency_ms=latency, error=error,
+        ))
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -241,6 +297,21 @@ class Engine:
             return await exchange.json()
 
         return agent.prepare(body, complete)
+
+
+def _reason(decision: Decision, config: Config) -> str | None:
+    """Why the decision went as it did, in words (only the deciding rule's reason is built)."""
+    from ccr.routing.rules import REASONS
+
+    if decision.rule == "custom":
+        return "the router script chose it"
+    why = REASONS.get(decision.rule)
+    if why is None or decision.ctx is None:
+        return None
+    try:
+        return why(decision.ctx, config, decision.route.name)
+    except Exception:  # a reason is a nicety; it never fails a request
+        return None
 
 
 def no_provider_message(config: Config) -> str:

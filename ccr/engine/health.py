@@ -181,6 +181,7 @@ class Health:
                 "p50_ms": health.p50_ms(),
                 "in_flight": health.in_flight,
             }
+            out.setdefault(name.lower(), out[name])  # scripts often lower-case route names
         return out
 
     def status(self, providers: Iterable[tuple[str, tuple[str | None, ...]]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,3 +27,6 @@ class ClientRequest:
     #: What was spent so far (``req.spend`` for router scripts): session, project/client/router
     #: today, in USD.
     spend: dict[str, float] | None = None
+    #: The time the router script sees as ``req.now`` (dry runs: ``--now``, replays: the
+    #: recorded time); None means now.
+    now: datetime.datetime | None = None

@@ -43,16 +43,17 @@ class SpendTracker:
         if not cost:
             return
         when = now or datetime.now(UTC)
+        items: list[tuple[str, float, float | None]] = []
         if who.session:
-            await self.store.add(spend_key("session", who.session, None, when), cost,
-                                 SESSION_TTL_S)
+            items.append((spend_key("session", who.session, None, when), cost, SESSION_TTL_S))
         for period in ("day", "month"):
             ttl = _TTL_S[period]
-            await self.store.add(spend_key("router", None, period, when), cost, ttl)
+            items.append((spend_key("router", None, period, when), cost, ttl))
             if who.client:
-                await self.store.add(spend_key("client", who.client, period, when), cost, ttl)
+                items.append((spend_key("client", who.client, period, when), cost, ttl))
             if who.project:
-                await self.store.add(spend_key("project", who.project, period, when), cost, ttl)
+                items.append((spend_key("project", who.project, period, when), cost, ttl))
+        await self.store.add_many(items)
 
     async def spend(self, who: Who, now: datetime | None = None) -> Spend:
         return (await self.read(who, now))[0]

@@ -152,7 +152,8 @@ class LedgerWriter:
         """Write what is queued (up to ``timeout_s``), then stop; what is left counts as
         dropped."""
         if self._task is not None:
-            await self.flush(timeout_s)
+            # a ledger that is down gets one short last chance, not the whole timeout
+            await self.flush(min(timeout_s, 0.5) if self._health.down else timeout_s)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -92,6 +93,7 @@ class RouterScript(ScriptPool):
     async def _call(self, req: dict[str, Any], config: dict[str, Any],
                     error: dict[str, Any] | None) -> ScriptResult:
         started = time.perf_counter()
+        req = with_clock(req)
         fetched: set[str] = set()
         hot = frozenset[str]()
 
@@ -146,7 +148,19 @@ class RouterScript(ScriptPool):
     ) -> ScriptResult:
         extra = {k: v for k, v in extra.items() if v is not None}
         elapsed = (time.perf_counter() - started) * 1000
-        return ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        result = ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        self.stats.note(error, timed_out=result.timed_out, disabled=result.disabled)
+        return result
+
+
+def with_clock(req: dict[str, Any]) -> dict[str, Any]:
+    """``req`` with the fields every call carries: ``now`` (the server's local time, ISO 8601
+    with its offset, unless the caller set one, as a dry run's ``--now`` does) and
+    ``providers`` (provider health; empty until the server reports it)."""
+    if isinstance(req, dict) and ("now" not in req or "providers" not in req):
+        now = req.get("now") or datetime.datetime.now().astimezone().isoformat()
+        req = {"providers": {}, **req, "now": now}
+    return req
 
 
 def _decision_parts(value: dict[str, Any]

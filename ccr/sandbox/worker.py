@@ -48,7 +48,8 @@ from ccr.sandbox.policy import (
     script_line,
     transformer_globals,
 )
-from ccr.sandbox.views import PENDING, ReadOnlyDict, Request
+from ccr.sandbox.request_api import Request
+from ccr.sandbox.views import PENDING, ReadOnlyDict
 
 #: Exit status of a worker whose script swallowed the deadline exception (bare ``except:``).
 EXIT_DEADLINE = 75

@@ -109,6 +109,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.get("/health")
     async def _health(request: Request) -> HTTPResponse:
         gateway: Gateway = app.ctx.gateway
+        await gateway.store.check()  # current even when no request touched the store lately
         teams = gateway.health()
         degraded = teams["state"]["status"] != "ok" or (
             teams["ledger"] is not None and teams["ledger"]["status"] != "ok")
@@ -130,6 +131,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "reloads": state.reloads,
             "reload_error": state.reload_error,
             "router_script_error": getattr(state.engine.script, "load_error", None),
+            "scripts": state.engine.scripts_status(),
             "pid": os.getpid(),
         })
 

@@ -150,13 +150,25 @@ class Gateway:
     # -- before routing --------------------------------------------------------------------------
 
     async def admit(self, config: Config, identity: Identity, body: Mapping[str, Any],
-                    headers: Mapping[str, str], project_for: Any = None) -> Ticket:
+                    headers: Mapping[str, str], project_for: Any = None, *,
+                    want_spend: bool = True) -> Ticket:
         """Limits, shared session usage, spend and budgets; raises a 429 when a limit or a
-        refusing budget says no."""
+        refusing budget says no. ``want_spend=False`` (no router script to show it to) skips
+        reading spend unless a budget needs it."""
         policy = self.policy(config)
         session_id = session_id_from(headers, body)
         project = project_for(session_id) if (project_for and session_id) else None
         ticket = Ticket(identity, session_id, project)
+        try:
+            await self._admit(ticket, policy, want_spend)
+        except ApiError as exc:  # refused: still one ledger row and one counted request
+            self.done(config, ticket, decision=None, exchange=None, status=exc.status,
+                      first_byte_s=None, added_s=None, rule="refused")
+            raise
+        return ticket
+
+    async def _admit(self, ticket: Ticket, policy: Policy, want_spend: bool) -> None:
+        identity = ticket.identity
         label = identity.client or "*"
         limits = policy.keys.limits_for(identity.client)
         if limits.rate is not None:
@@ -171,11 +183,10 @@ class Gateway:
             ticket.lease = await self._slot(f"conc:{label}", limits.max_concurrent, policy,
                                             identity)
         try:
-            await self._read_shared(ticket, policy)
+            await self._read_shared(ticket, policy, want_spend)
         except BaseException:
             await self._release(ticket)
             raise
-        return ticket
 
     async def _slot(self, key: str, limit: int, policy: Policy,
                     identity: Identity) -> tuple[str, str]:
@@ -196,10 +207,12 @@ class Gateway:
         raise RateLimited(f"MAX_CONCURRENT_REQUESTS ({limit}) reached for {_whose(identity)} "
                           f"and no slot freed within {policy.queue_timeout_s:g}s", 1)
 
-    async def _read_shared(self, ticket: Ticket, policy: Policy) -> None:
+    async def _read_shared(self, ticket: Ticket, policy: Policy, want_spend: bool) -> None:
         if ticket.session_id:
             record = await self.store.get(f"session:{ticket.session_id}")
             ticket.session_usage = _usage_from(record)
+        if not want_spend and not policy.budgets:
+            return
         tracker = SpendTracker(self.store, policy.budgets)
         ticket.spend, ticket.verdict = await tracker.read(ticket.who)
         if ticket.verdict is not None and ticket.verdict.budget.refuses:
@@ -223,18 +236,21 @@ class Gateway:
     # -- after the answer ------------------------------------------------------------------------
 
     def done(self, config: Config, ticket: Ticket, *, decision: Any, exchange: Any,
-             status: int, first_byte_s: float | None, added_s: float | None) -> None:
+             status: int, first_byte_s: float | None, added_s: float | None,
+             rule: str | None = None) -> None:
         """Record the request (ledger, spend, session usage, metrics) without delaying the
-        response: the writes run in a background task."""
+        response: the writes run in a background task. ``rule`` names a request refused
+        before routing."""
         latency_ms = (time.monotonic() - ticket.started) * 1000
         task = asyncio.get_running_loop().create_task(self._record(
-            config, ticket, decision, exchange, status, latency_ms, first_byte_s, added_s))
+            config, ticket, decision, exchange, status, latency_ms, first_byte_s, added_s,
+            rule))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _record(self, config: Config, ticket: Ticket, decision: Any, exchange: Any,
                       status: int, latency_ms: float, first_byte_s: float | None,
-                      added_s: float | None) -> None:
+                      added_s: float | None, refused: str | None = None) -> None:
         try:
             await self._release(ticket)
             policy = self.policy(config)
@@ -244,7 +260,7 @@ class Gateway:
             usage = token_counts(outcome.usage if outcome is not None else None)
             cost = policy.prices.cost(route_name, usage) if outcome is not None else None
             project = getattr(getattr(decision, "ctx", None), "project", None) or ticket.project
-            rule = getattr(decision, "rule", None)
+            rule = getattr(decision, "rule", None) or refused
             row = UsageRow(
                 time=ticket.arrived, client=ticket.identity.client, session=ticket.session_id,
                 project=project, rule=rule, route=route_name,

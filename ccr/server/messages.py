@@ -123,7 +123,8 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         _validate_messages_body(body)
         projects = engine.stores.projects
         ticket = await gateway.admit(engine.config, identity, body, request.headers,
-                                     projects.project_for if projects else None)
+                                     projects.project_for if projects else None,
+                                     want_spend=engine.script is not None)
         client_request = ClientRequest(
             body, request.headers, client=identity.client, session_usage=ticket.session_usage,
             router=gateway.policy(engine.config).client_router(engine.config, identity.client),
@@ -194,6 +195,8 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
                             cache_read=usage.get("cache_read_input_tokens") or None,
                             stop=outcome.stop_reason)
             engine.finish(decision, exchange)
+        elif decision is not None:
+            engine.finish_failed(decision, status, line.get("error"))
         if ticket is not None:
             gateway.done(engine.config, ticket, decision=decision, exchange=exchange,
                          status=status, first_byte_s=first_byte_s, added_s=added_s)

@@ -113,6 +113,12 @@ class StateStore(ABC):
     async def number(self, key: str) -> float:
         """The number at ``key``, 0 when absent or expired."""
 
+    async def add_many(self, items: list[tuple[str, float, float | None]]) -> None:
+        """Several :meth:`add` calls (key, amount, ttl_s) in one round trip where the backend
+        allows (spend counters after each request)."""
+        for key, amount, ttl_s in items:
+            await self.add(key, amount, ttl_s)
+
     async def numbers(self, keys: list[str]) -> list[float]:
         """Several numbers at once (one round trip where the backend allows)."""
         return [await self.number(key) for key in keys]
@@ -124,6 +130,11 @@ class StateStore(ABC):
 
     async def ping(self) -> None:
         """Raise when the store cannot be reached (used to notice that it is back)."""
+        return None
+
+    async def check(self) -> None:
+        """Find out now whether the store is reachable, so health is current even without
+        traffic (a no-op for stores that cannot go away)."""
         return None
 
     async def start(self) -> None:

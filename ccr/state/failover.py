@@ -29,7 +29,8 @@ _LOCAL = "local:"
 
 class FailoverStore(StateStore):
     def __init__(self, shared: StateStore, *, down: tuple[type[BaseException], ...],
-                 fail_closed: bool = False, retry_s: float = 1.0) -> None:
+                 fail_closed: bool = False, retry_s: float = 1.0,
+                 probe_s: float = 5.0) -> None:
         self.shared = shared
         self.backend = shared.backend
         self._down = down
@@ -38,6 +39,8 @@ class FailoverStore(StateStore):
         self._local = MemoryStore()
         self._health = StoreHealth(backend=shared.backend)
         self._reconnect: asyncio.Task[None] | None = None
+        self._probe_s = probe_s
+        self._probe: asyncio.Task[None] | None = None
         self._closed = False
 
     # -- health --------------------------------------------------------------------------------
@@ -103,18 +106,35 @@ class FailoverStore(StateStore):
             await self.shared.start()
         except self._down as exc:
             self._went_down(exc)
+        if self._probe_s > 0:
+            self._probe = asyncio.get_running_loop().create_task(self._probe_loop())
+
+    async def check(self) -> None:
+        if self._health.degraded:
+            return  # the reconnect task is already on it
+        try:
+            await self.shared.ping()
+        except self._down as exc:
+            self._went_down(exc)
+
+    async def _probe_loop(self) -> None:
+        """An idle instance still notices (and reports) a store that went away."""
+        while not self._closed:
+            await asyncio.sleep(self._probe_s)
+            await self.check()
 
     async def ping(self) -> None:
         await self.shared.ping()
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._reconnect is not None:
-            self._reconnect.cancel()
-            try:
-                await self._reconnect
-            except asyncio.CancelledError:
-                pass
+        for task in (self._reconnect, self._probe):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         try:
             await self.shared.aclose()
         except self._down:
@@ -162,6 +182,9 @@ class FailoverStore(StateStore):
 
     async def add(self, key: str, amount: float, ttl_s: float | None = None) -> float:
         return await self._run(lambda s: s.add(key, amount, ttl_s))
+
+    async def add_many(self, items: list[tuple[str, float, float | None]]) -> None:
+        await self._run(lambda s: s.add_many(items))
 
     async def number(self, key: str) -> float:
         return await self._run(lambda s: s.number(key))

@@ -105,6 +105,16 @@ class RedisStore(StateStore):
         total = await self._add_script(keys=[self._k(key)], args=[repr(float(amount)), px])
         return float(total)
 
+    async def add_many(self, items: list[tuple[str, float, float | None]]) -> None:
+        if not items:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, amount, ttl_s in items:
+                px = str(max(int(ttl_s * 1000), 1)) if ttl_s is not None else ""
+                await self._add_script(keys=[self._k(key)], args=[repr(float(amount)), px],
+                                       client=pipe)
+            await pipe.execute()
+
     async def number(self, key: str) -> float:
         raw = await self._client.get(self._k(key))
         return _float(raw)
