@@ -224,3 +224,11 @@ def test_rate_limit_also_reads_ccrs_own_object_form() -> None:
 def test_an_unreadable_rate_limit_object_is_reported() -> None:
     found = problems(config_with(RATE_LIMIT={"max": 5, "timeWindow": "a while"}))
     assert "timeWindow" in found["RATE_LIMIT"]
+
+
+def test_the_failover_keys_are_known_and_draw_no_warning() -> None:
+    providers = [dict(PROVIDERS[0], api_key=["$DS_KEY_1"], max_concurrency=2)]
+    config = parse_config({"Providers": providers, "Router": {"default": "deepseek,deepseek-chat"},
+                           "fallback": {"default": []}, "RETRY": {"max_retries": 0},
+                           "COOLDOWN": {"failures": 2}}, env=ENV)
+    assert config.warnings == ()

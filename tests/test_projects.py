@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -253,6 +254,20 @@ def test_returned_override_is_a_copy(
     assert first is not None
     first["default"] = "mutated"
     assert locator.router_override(SESSION) == {"default": "p,original"}
+
+
+def test_a_broken_override_file_is_logged_once_per_version(
+    locator: ProjectLocator, claude_dir: Path, ccr_home: Path, timer: FakeTimer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_transcript(claude_dir)
+    path = write_override(ccr_home, f"{SESSION}.json", '{"Router": [1]}')
+    with caplog.at_level(logging.WARNING, logger="ccr"):
+        assert locator.router_override(SESSION) is None
+        assert locator.router_override(SESSION) is None
+    warnings = [r.getMessage() for r in caplog.records if "override file ignored" in r.getMessage()]
+    assert len(warnings) == 1
+    assert str(path) in warnings[0] and "Router must be an object" in warnings[0]
 
 
 # -- the project from the working directory Claude Code states --------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.cli.service import provider_lines
+from ccr.cli.status import provider_lines
 from ccr.cli.statusline import Settings, render
 from tests.support.cli_helpers import CcrHome, start
 from tests.support.fake_upstream import FakeUpstream, text
@@ -120,7 +120,7 @@ def test_ccr_status_shows_provider_health_plain_and_json(tmp_path: Path) -> None
 
     assert "providers:" in plain.stdout
     assert "deepseek      cooling" in plain.stdout and "connection refused" in plain.stdout
-    providers = {p["provider"]: p for p in as_json["providers"]}
+    providers = {p["provider"]: p for p in as_json["provider_health"]}
     assert providers["deepseek"]["state"] == "cooling"
     assert providers["openrouter"]["state"] == "ok"
     assert KEY_ONE not in plain.stdout + json.dumps(as_json)

@@ -43,9 +43,10 @@ def state_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 def two_instances(tmp_path: Path, config: dict[str, Any]) -> tuple[ServeProcess, ServeProcess]:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    first = ServeProcess(home=tmp_path / "one", config_path=path)
+    # a client key: /health details are for clients with a key
+    first = ServeProcess(home=tmp_path / "one", config_path=path, apikey=ALICE_KEY)
     try:
-        second = ServeProcess(home=tmp_path / "two", config_path=path)
+        second = ServeProcess(home=tmp_path / "two", config_path=path, apikey=ALICE_KEY)
     except BaseException:
         first.stop()
         raise

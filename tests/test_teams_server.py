@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.ccr_server import CcrServer
-from tests.support.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream, error
 from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.teams_helpers import (
     ADMIN_KEY,
@@ -60,6 +60,16 @@ def test_a_named_key_is_served_and_its_name_reaches_the_ledger(
     assert (row["input_tokens"], row["output_tokens"], row["status"]) == (12, 4, 200)
     assert row["route"] == "fake,fake-model" and row["cost_usd"] == 0.016
     assert ALICE_KEY not in str(row)
+
+
+def test_an_upstream_refusal_gets_a_ledger_row_with_its_status(
+        make_ccr: MakeCcr, fake: FakeUpstream) -> None:
+    ccr = make_ccr(team_config(fake))
+    fake.enqueue(error(429, {"error": {"message": "slow down", "type": "rate_limit"}}))
+    assert ask(ccr.base_url, ALICE_KEY, session="s-429").status_code == 429
+    [row] = wait_for(lambda: ledger_rows(ledger_of(ccr)))
+    assert (row["status"], row["route"], row["client"]) == (429, "fake,fake-model", "alice")
+    assert row["input_tokens"] == 0 and not row["cost_usd"]
 
 
 def test_an_unknown_key_is_refused_with_an_anthropic_error(
@@ -247,3 +257,28 @@ def test_responses_are_not_held_up_by_recording(make_ccr: MakeCcr, fake: FakeUps
         assert ask(ccr.base_url, ALICE_KEY).status_code == 200
     assert (time.perf_counter() - started) / 20 < 0.25
     wait_for(lambda: len(ledger_rows(ledger_of(ccr))) == 21)
+
+
+def in_project(cwd: str) -> dict[str, Any]:
+    """A Messages body whose system prompt states Claude Code's working directory."""
+    return {"model": "claude-sonnet-4", "max_tokens": 64,
+            "system": [{"type": "text", "text": f"Primary working directory: {cwd}\n"}],
+            "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_a_project_budget_counts_and_refuses_per_project(
+        make_ccr: MakeCcr, fake: FakeUpstream) -> None:
+    budget = {"name": "per-project", "scope": "project", "period": "day", "usd": 0.016}
+    ccr = make_ccr(team_config(fake, BUDGETS=[budget]))
+    headers = {"x-api-key": ALICE_KEY, "anthropic-version": "2023-06-01"}
+
+    def post(cwd: str) -> httpx.Response:
+        return httpx.post(f"{ccr.base_url}/v1/messages", json=in_project(cwd), headers=headers,
+                          timeout=20)
+
+    assert post("/home/alice/webapp").status_code == 200
+    rows = wait_for(lambda: ledger_rows(ledger_of(ccr)))
+    assert rows[0]["project"] == "-home-alice-webapp"
+    refused = wait_for(lambda: (r := post("/home/alice/webapp")).status_code == 429 and r)
+    assert "project '-home-alice-webapp'" in refused.json()["error"]["message"]
+    assert post("/home/alice/other").status_code == 200

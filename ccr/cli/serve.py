@@ -20,20 +20,17 @@ import logging
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, NoReturn
 
 import typer
 
+from ccr.cli.options import ConfigOption, DebugOption, HostOption, PortOption
 from ccr.config import ccr_home, is_loopback_host, load_config
 from ccr.errors import ConfigError
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $CCR_HOME/config.json).",
-                 dir_okay=False),
-]
+__all__ = ["ConfigOption", "register", "serve"]  # ConfigOption: still imported from here
 
 log = logging.getLogger("ccr")
 
@@ -48,8 +45,9 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (overrides HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (overrides PORT).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Run ccr in the foreground (SIGTERM/Ctrl-C let open streams finish, then exit).
 
@@ -60,25 +58,35 @@ def serve(
     from ccr.logs import setup_logging
     from ccr.server.app import create_app
     from ccr.server.state import AppState
-    from ccr.service.daemon import remove_record
+    from ccr.service.daemon import DaemonError, check_port_free, remove_record
 
+    debug = debug or os.environ.get("CCR_DEBUG", "").strip().lower() in ("1", "true", "yes")
     try:
         cfg = load_config(config)
-        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
     except ConfigError as exc:
-        typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
-        raise typer.Exit(2) from None
+        _config_failed(exc, debug)
     bind_host = host or cfg.host
     bind_port = port or cfg.port
-    if not cfg.apikey and not cfg.raw.get("APIKEYS") and not is_loopback_host(bind_host):
+    if not cfg.apikey and not cfg.has_client_keys and not is_loopback_host(bind_host):
         typer.echo(
             f"ccr: refusing to listen on {bind_host} without APIKEY: anyone who can reach it "
             "could spend your provider credits. Set APIKEY in the config, or listen on 127.0.0.1.",
             err=True,
         )
         raise typer.Exit(2)
+    try:  # before the sandboxes start: a busy port is named at once, as `ccr start` names it
+        check_port_free(bind_host, bind_port, cfg.apikey)
+    except DaemonError as exc:
+        typer.echo(f"ccr: {exc.message}\nhint: {exc.hint}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
+    except ConfigError as exc:
+        _config_failed(exc, debug)
     home = ccr_home()
     setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
+    for key_path, message in cfg.warnings:
+        log.warning("config: %s: %s", key_path, message)
     state = AppState(engine=engine, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
@@ -98,6 +106,13 @@ def serve(
     finally:
         # A PID file ``ccr start`` wrote for this process is stale from now on.
         remove_record(home, pid=os.getpid())
+
+
+def _config_failed(exc: ConfigError, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exc()
+    typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
+    raise typer.Exit(2) from None
 
 
 def _run(main: Any) -> None:
@@ -139,7 +154,6 @@ class _StopSignals:
 
 async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
                                  ready: Callable[[], None]) -> None:
-    from ccr.service.daemon import shutdown_timeout_ms
 
     signals = _StopSignals(asyncio.get_running_loop())
     try:
@@ -155,7 +169,7 @@ async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
         ready()
         await signals.received.wait()
         # The config may have been reloaded since start: its current deadline applies.
-        timeout_s = shutdown_timeout_ms(state.config.raw) / 1000
+        timeout_s = state.config.shutdown_timeout_ms / 1000
         server.server.close()  # no new connections from here on
         busy = sum(1 for conn in server.connections if _busy(conn))
         log.info("%s: shutting down; %d open request(s) may finish within %.1f s", signals.name,

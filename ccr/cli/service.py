@@ -8,32 +8,24 @@ the top are shared with ``ccr code`` and ``ccr activate``.
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import os
-import time
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.config import Config, ccr_home, load_config
 from ccr.errors import ConfigError
 from ccr.service.daemon import (
-    OWNER_CODE,
     OWNER_START,
     DaemonError,
     Progress,
     StartResult,
-    base_url,
-    connect_host,
-    fetch_health,
     live_sessions,
     lock,
-    pid_file,
     read_record,
     running_server,
     start_server,
@@ -153,7 +145,7 @@ def start_locked(home: Path, cfg: Config, *, host: str | None, port: int | None,
     """:func:`start_background` for a caller that already holds :func:`ccr.service.daemon.lock`."""
     return start_server(
         home, host=host or cfg.host, port=port or cfg.port,
-        config_path=_absolute(cfg.path), owner=owner, progress=progress(),
+        config_path=_absolute(cfg.path), owner=owner, progress=progress(), apikey=cfg.apikey,
     )
 
 
@@ -253,187 +245,13 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Show whether ccr runs: PID, address, uptime, version, config, requests, reload errors.
+    """Show whether ccr runs: PID, address, uptime, version, config, requests, reload errors,
+    and config warnings.
 
     Exit status: 0 running, 3 not running.
 
     Example: ccr status --json
     """
-    with guarded(debug_enabled(debug)):
-        info = _status(ccr_home(), config)
-    if as_json:
-        typer.echo(json.dumps(info))
-    else:
-        _print_status(info)
-    raise typer.Exit(STATUS_RUNNING if info["running"] else STATUS_NOT_RUNNING)
+    from ccr.cli.status import run
 
-
-def _status(home: Path, config: Path | None) -> dict[str, Any]:
-    record = read_record(home)
-    info: dict[str, Any] = {
-        "running": False, "pid": None, "url": None, "host": None, "port": None,
-        "started_by": None, "uptime_s": None, "version": None, "config": None,
-        "requests": None, "errors": None, "reloads": None, "reload_error": None,
-        "healthy": False, "code_sessions": 0, "scripts": [],
-        "stale_pid_file": pid_file(home).exists() and running_server(home) is None,
-    }
-    if record is not None and not info["stale_pid_file"]:
-        health = fetch_health(record.host, record.port)
-        info.update(
-            running=True, pid=record.pid, url=record.url, host=record.host, port=record.port,
-            started_by="ccr code" if record.owner == OWNER_CODE else "ccr start",
-            uptime_s=round(time.time() - record.started_at, 1) if record.started_at else None,
-            config=record.config, code_sessions=len(live_sessions(home, record.pid)),
-        )
-        _merge_health(info, health)
-        info["providers"] = _providers(record.host, record.port, record.config, config)
-        return info
-    # Not started in the background: maybe a `ccr serve` runs in the foreground.
-    try:
-        cfg = load_config(config)
-    except ConfigError:
-        return info
-    health = fetch_health(cfg.host, cfg.port)
-    if health is not None:
-        info.update(running=True, pid=health.get("pid"), url=base_url(cfg.host, cfg.port),
-                    host=cfg.host, port=cfg.port, started_by="foreground")
-        _merge_health(info, health)
-        info["providers"] = fetch_providers(cfg.host, cfg.port, cfg.apikey)
-    return info
-
-
-def _providers(host: str, port: int, recorded: str | None,
-               config: Path | None) -> list[dict[str, Any]] | None:
-    """The running server's provider health, authenticated with its config's APIKEY."""
-    try:
-        cfg = load_config(config or (Path(recorded) if recorded else None))
-    except ConfigError:
-        return fetch_providers(host, port, None)
-    return fetch_providers(host, port, cfg.apikey)
-
-
-def fetch_providers(host: str, port: int, apikey: str | None,
-                    timeout_s: float = 1.0) -> list[dict[str, Any]] | None:
-    """``GET /api/providers``: each provider's health (keys masked), or None."""
-    conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout_s)
-    headers = {"x-api-key": apikey} if apikey else {}
-    try:
-        conn.request("GET", "/api/providers", headers=headers)
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
-            return None
-        data = json.loads(body)
-    except (OSError, ValueError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-    providers = data.get("providers") if isinstance(data, dict) else None
-    return providers if isinstance(providers, list) else None
-
-
-def provider_lines(providers: list[dict[str, Any]]) -> list[str]:
-    """One line per provider (and one per key of a pool) for ``ccr status``."""
-    lines = []
-    for p in providers:
-        state = str(p.get("state", "?"))
-        if state == "cooling":
-            state += f" {p.get('cooldown_s', 0):g} s"
-        parts = [f"{p.get('provider', '?'):<14}{state:<14}",
-                 f"errors {100 * float(p.get('error_rate') or 0):.0f}%"]
-        if p.get("p50_ms") is not None:
-            parts.append(f"p50 {float(p['p50_ms']):.0f} ms")
-        parts.append(f"in flight {p.get('in_flight', 0)}")
-        if p.get("reason"):
-            parts.append(f"({p['reason']})")
-        lines.append("  ".join(parts))
-        keys = p.get("keys") or []
-        if len(keys) > 1 or any(k.get("state") != "ok" for k in keys):
-            shown = [f"{k.get('key')} {k.get('state')}" for k in keys]
-            lines.append("  keys: " + ", ".join(shown))
-    return lines
-
-
-def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> None:
-    if health is None:
-        return
-    info["healthy"] = health.get("status") in ("ok", "degraded")
-    for key in ("uptime_s", "version", "config", "requests", "errors", "reloads",
-                "reload_error", "scripts", "state", "ledger"):
-        if health.get(key) is not None or key == "reload_error":
-            info[key] = health.get(key)
-
-
-def _print_status(info: Mapping[str, Any]) -> None:
-    if not info["running"]:
-        note = " (its PID file is stale: that process is gone or not ccr)" if info[
-            "stale_pid_file"] else ""
-        typer.echo(f"ccr is not running{note}")
-        typer.echo("start it with `ccr start` (or just run `ccr code`)")
-        return
-    typer.echo(f"ccr is running at {info['url']}")
-    rows: list[tuple[str, Any]] = [("pid", info["pid"])]
-    if not info["healthy"]:
-        rows.append(("health", f"not answering on {info['url']}/health"))
-    if info["uptime_s"] is not None:
-        rows.append(("uptime", _duration(float(info["uptime_s"]))))
-    rows += [("version", info["version"]), ("config", info["config"] or "built-in defaults")]
-    if info["requests"] is not None:
-        errors = info["errors"] or 0
-        rows.append(("requests", f"{info['requests']} ({errors} error{'s' * (errors != 1)})"))
-    started_by = info["started_by"]
-    if started_by == "ccr code":
-        started_by += " (stops when the last `ccr code` using it exits)"
-    elif started_by == "foreground":
-        started_by = "`ccr serve` in the foreground (no PID file)"
-    rows.append(("started by", started_by))
-    if info["code_sessions"]:
-        rows.append(("ccr code", f"{info['code_sessions']} session(s) using it"))
-    for part in ("state", "ledger"):  # the shared state store and the usage ledger
-        detail = info.get(part)
-        if isinstance(detail, Mapping) and detail.get("status") == "degraded":
-            rows.append((part, f"{detail.get('backend')} DEGRADED: {detail.get('error')}"))
-    if info["reload_error"]:
-        rows.append(("reload error", f"{info['reload_error']} (still running the previous "
-                     "config)"))
-    for script in info.get("scripts") or []:
-        rows.append(_script_row(script))
-    for key, value in rows:
-        if value is not None:
-            typer.echo(f"  {key + ':':<14}{value}")
-    if info.get("providers"):
-        typer.echo("  providers:")
-        for line in provider_lines(info["providers"]):
-            typer.echo(f"    {line}")
-
-
-def _script_row(script: Mapping[str, Any]) -> tuple[str, str]:
-    """One router script or user transformer: file, version, counts, last error, switch-off."""
-    label = "router script" if script.get("kind") == "router" else "transformer"
-    version = script.get("version")
-    loaded = f"v{version}" if version is not None else "not loaded"
-    parts = [f"{script.get('path')} ({loaded})",
-             f"{script.get('calls', 0)} calls, {script.get('errors', 0)} errors, "
-             f"{script.get('timeouts', 0)} timeouts"]
-    if script.get("switched_off"):
-        parts.append(f"SWITCHED OFF for {script.get('switched_off_for_s')}s after "
-                     f"{script.get('switched_off_why')}")
-    if script.get("load_error"):
-        parts.append(f"load error: {script['load_error']}")
-    if script.get("last_error"):
-        parts.append(f"last error: {script['last_error']}")
-    return label, "; ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    total = int(seconds)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h {minutes}m"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
+    raise typer.Exit(run(config, as_json, debug))

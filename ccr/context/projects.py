@@ -13,6 +13,7 @@ cached answer has expired.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ import json5
 from cachetools import LRUCache, TTLCache
 
 from ccr.protocol import claude_code
+
+log = logging.getLogger("ccr")
 
 PROJECT_CONFIG_NAME = "config.json"
 TRANSCRIPT_SUFFIX = ".jsonl"
@@ -107,8 +110,8 @@ class ProjectLocator:
         """The Router of the session's override file, else of its project's, else None.
 
         ``project`` is the request's project when the caller knows it (see :meth:`locate`);
-        otherwise it is looked up from the session's transcript. A broken file gives None and
-        sets :attr:`last_error`; logging it is the caller's job.
+        otherwise it is looked up from the session's transcript. A broken file gives None, sets
+        :attr:`last_error` and is logged (once per version of the file).
         """
         self.last_error = None
         if project is None and session_id is not None:
@@ -176,6 +179,9 @@ class ProjectLocator:
             except FileNotFoundError:
                 return None
             self._parsed[key] = override
+            if override.error is not None:  # once per version of the file
+                log.warning("override file ignored, the global Router is used: %s",
+                            override.error)
         return override
 
     def _stat(self, path: Path) -> tuple[int, int] | None:

@@ -52,6 +52,7 @@ class AnsweredExchange:
         self._primed = primed
         self._message = message
         self._release = release
+        exchange.outcome.attempts = plan.calls
 
     # what the server and Engine.finish read, as on any exchange
     @property

@@ -276,7 +276,7 @@ class Engine:
         if not image_route or chain.protocol == "anthropic":
             return None
         agent = ImageAgent(image_route)
-        forced = self.config.raw.get("forceUseImageAgent") is True
+        forced = self.config.force_use_image_agent
         if not agent.applies(body, forced=forced, route_name=route.name):
             return None
 
@@ -330,32 +330,21 @@ def _router_script(config: Config) -> RouterScript | None:
         return None
     from ccr.sandbox import RouterScript
 
-    raw = config.raw
-
-    def number(key: str, default: float) -> float:
-        try:  # validated at load; numeric strings are allowed like other numbers
-            value = float(raw[key])
-        except (KeyError, TypeError, ValueError):
-            return default
-        return value if value > 0 else default
-
     return RouterScript(
         config.custom_router_path,
-        timeout_ms=number("CUSTOM_ROUTER_TIMEOUT_MS", 100),
-        memory_mb=int(number("CUSTOM_ROUTER_MEMORY_MB", 256)),
-        workers=int(number("CUSTOM_ROUTER_WORKERS", 2)),
+        timeout_ms=config.custom_router_timeout_ms,
+        memory_mb=config.custom_router_memory_mb,
+        workers=config.custom_router_workers,
     )
 
 
 def _upstream_settings(config: Config) -> tuple[object, ...]:
     from ccr.engine.upstream import Timeouts
 
-    return (config.proxy_url, Timeouts.from_config(config.raw, config.api_timeout_ms))
+    return (config.proxy_url, config.no_proxy, Timeouts.of(config))
 
 
 def _make_upstream(config: Config) -> Upstream:
     from ccr.engine.upstream import Timeouts, Upstream
 
-    return Upstream(
-        Timeouts.from_config(config.raw, config.api_timeout_ms), proxy_url=config.proxy_url
-    )
+    return Upstream(Timeouts.of(config), proxy_url=config.proxy_url, no_proxy=config.no_proxy)

@@ -28,6 +28,8 @@ class Outcome:
     #: The failure was ccr's own (a configured transformer), not the provider's: another
     #: attempt would fail the same way.
     permanent: bool = False
+    #: Upstream calls the request took (retries, other keys and fallbacks included).
+    attempts: int = 1
 
 
 @dataclass

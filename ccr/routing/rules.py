@@ -268,7 +268,7 @@ def _think_reason(ctx: RequestContext, config: Config, route: str | None) -> str
 def image(ctx: RequestContext, config: Config) -> str | None:
     """With ``forceUseImageAgent`` the main model keeps the turn and the image agent answers
     its questions about the images instead (see :mod:`ccr.agents.image`)."""
-    if not ctx.router.image or config.raw.get("forceUseImageAgent") is True:
+    if not ctx.router.image or config.force_use_image_agent:
         return None
     for message in reversed(ctx.body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
@@ -280,7 +280,7 @@ def image(ctx: RequestContext, config: Config) -> str | None:
 def _image_reason(ctx: RequestContext, config: Config, route: str | None) -> str:
     if not ctx.router.image:
         return _unset("image")
-    if config.raw.get("forceUseImageAgent") is True:
+    if config.force_use_image_agent:
         return "forceUseImageAgent: the image agent answers about images instead"
     return "the last user message has an image" if route else "no image in the last user message"
 

@@ -247,6 +247,12 @@ class ScriptPool:
             error = f"{self.name}: {exc}"
             self._strike(error, timeout=False)
             return Trip(error=error)
+        except Exception as exc:  # e.g. its pipe closed under a write: the worker is lost
+            self._discard(worker)
+            error = f"{self.name}: the sandbox process was lost ({type(exc).__name__}: " \
+                f"{truncate(str(exc), 120)})"
+            self._strike(error, timeout=False)
+            return Trip(error=error)
         except BaseException:  # cancelled mid-exchange: the worker's state is unknown
             self._discard(worker)
             raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,8 @@ from ccr.sandbox.policy import (
 from ccr.sandbox.pool import JSON_ENCODER, ScriptPool, Serve, encode_message
 from ccr.sandbox.result import ScriptResult
 from ccr.sandbox.text import clean_error, clean_output
+
+log = logging.getLogger(__name__)
 
 #: Body fields longer than this (or any list) are sent only when the script reads them.
 _LAZY_STR_CHARS = 2048
@@ -105,7 +108,13 @@ class RouterScript(ScriptPool):
                                                 error)
             return message, _lazy_server(body, lazy, fetched)
 
-        trip = await self._round_trip(build)
+        try:
+            trip = await self._round_trip(build)
+        except Exception as exc:  # never let the sandbox's own trouble fail the request
+            error = clean_error(f"{self.name}: the sandbox failed ({type(exc).__name__}: "
+                                f"{truncate(str(exc), 120)})")
+            log.warning("%s; the built-in rules decide", error)
+            return self._result(started, None, error)
         if trip.reply is None:
             return self._result(started, None, trip.error, timed_out=trip.timed_out,
                                 disabled=trip.disabled)

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, BinaryIO
 
-from ccr.sandbox.facades import CacheKeeper
+from ccr.sandbox.facades import CacheKeeper, reseed_random
 from ccr.sandbox.hooks import describe_class, find_class, run_hooks
 from ccr.sandbox.policy import (
     OutputCollector,
@@ -328,6 +328,7 @@ class Worker:
         globals are kept for :meth:`tidy`."""
         output = OutputCollector()
         self._desynced = False
+        reseed_random()
         result: dict[str, Any]
         namespace: dict[str, Any] = {}
         try:

@@ -16,10 +16,13 @@ from sanic.response import json as json_response
 
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
+from ccr.convert.schema import check_messages_request
 from ccr.engine.shared_health import SharedCooldowns
 from ccr.errors import ApiError, error_body
 from ccr.ledger import BudgetExceeded
 from ccr.server.auth import ANONYMOUS, RefusalLog, presented_key, refusal
+from ccr.server.console import console_blueprint
+from ccr.server.console_guard import is_console_path
 from ccr.server.gateway import Gateway
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.metrics import add_metrics_route, session_view
@@ -63,7 +66,10 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:
-        await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
+        # Built in the background (0.3-1 s): /health answers at once, and the first request
+        # usually finds the tokenizer ready.
+        app.ctx.warm_up = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(cl100k_encoding))
         await state.engine.start()
         await app.ctx.gateway.start()
         state.engine.resilience.shared = SharedCooldowns(Cooldowns(app.ctx.gateway.store))
@@ -84,12 +90,13 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.on_request
     async def _authenticate(request: Request) -> None:
-        """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request."""
+        """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request.
+        The console (``/ui``) checks its own admin token instead."""
         auth = app.ctx.gateway.policy(state.config).auth
         given = presented_key(request.headers)
         identity = auth.identify(given)
         if identity is None:
-            if request.path not in _OPEN_PATHS:
+            if request.path not in _OPEN_PATHS and not is_console_path(request.path):
                 raise refusal(given, request.path, refusals)
             identity = ANONYMOUS
         request.ctx.identity = identity
@@ -113,9 +120,13 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         teams = gateway.health()
         degraded = teams["state"]["status"] != "ok" or (
             teams["ledger"] is not None and teams["ledger"]["status"] != "ok")
-        if gateway.policy(state.config).keys.admin_key and not request.ctx.identity.admin:
-            # details (config path, errors, store and ledger state) are for the admin key only;
-            # the pid stays, as `ccr start` and `ccr status` identify their server by it
+        policy = gateway.policy(state.config)
+        identity = request.ctx.identity
+        if (policy.keys.admin_key and not identity.admin) or (
+                policy.auth.required and not identity.authenticated):
+            # details (config path, errors, store and ledger state) are for the admin key, or
+            # any client key when there is no admin key; the pid stays, as `ccr start` and
+            # `ccr status` identify their server by it
             return json_response({"status": "degraded" if degraded else "ok",
                                   "version": __version__, "pid": os.getpid(),
                                   "uptime_s": round(time.time() - state.stats.started_at, 1)})
@@ -132,6 +143,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "reload_error": state.reload_error,
             "router_script_error": getattr(state.engine.script, "load_error", None),
             "scripts": state.engine.scripts_status(),
+            "provider_health": state.engine.resilience.health.status(
+                state.engine.resilience.providers(state.config)),
             "pid": os.getpid(),
         })
 
@@ -183,12 +196,14 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.post("/v1/messages/count_tokens")
     async def _count_tokens(request: Request) -> HTTPResponse:
         body = parse_body(request)
+        check_messages_request(body)
         return json_response({"input_tokens": state.stores.tokens.count_request(body)})
 
     @app.post("/v1/messages")
     async def _messages(request: Request) -> HTTPResponse | None:
         return await handle_messages(state, request)
 
+    app.blueprint(console_blueprint())
     return app
 
 

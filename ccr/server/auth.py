@@ -63,7 +63,9 @@ class Authenticator:
             return ANONYMOUS
         if given is None:
             return None
-        candidate = given.encode()
+        # Header bytes that are not UTF-8 reach us as surrogates: they must fail to match,
+        # not fail to encode (a 401, never a 500).
+        candidate = given.encode("utf-8", "surrogatepass")
         found: Identity | None = None
         for key, identity in self._entries:
             if hmac.compare_digest(candidate, key) and found is None:

@@ -150,14 +150,15 @@ class Gateway:
     # -- before routing --------------------------------------------------------------------------
 
     async def admit(self, config: Config, identity: Identity, body: Mapping[str, Any],
-                    headers: Mapping[str, str], project_for: Any = None, *,
+                    headers: Mapping[str, str], locate: Any = None, *,
                     want_spend: bool = True) -> Ticket:
         """Limits, shared session usage, spend and budgets; raises a 429 when a limit or a
         refusing budget says no. ``want_spend=False`` (no router script to show it to) skips
-        reading spend unless a budget needs it."""
+        reading spend unless a budget needs it. ``locate(session_id, body)`` names the project
+        as routing will (the engine's project locator)."""
         policy = self.policy(config)
         session_id = session_id_from(headers, body)
-        project = project_for(session_id) if (project_for and session_id) else None
+        project = locate(session_id, body) if locate is not None else None
         ticket = Ticket(identity, session_id, project)
         try:
             await self._admit(ticket, policy, want_spend)
@@ -266,10 +267,8 @@ class Gateway:
                 project=project, rule=rule, route=route_name,
                 provider=route.provider.name if route is not None else None,
                 model=route.model if route is not None else None,
-                fallback=route_name is not None and decision is not None
-                and route_name != decision.route.name,
-                attempts=getattr(getattr(exchange, "plan", None), "calls",
-                                 1 if exchange is not None else 0), **usage,
+                fallback=_fell_back(decision, exchange), attempts=_attempts(exchange, decision),
+                **usage,
                 cost_usd=cost, status=status, latency_ms=round(latency_ms, 2))
             if self.ledger is not None:
                 self.ledger.record(row)
@@ -289,6 +288,10 @@ class Gateway:
                                                            "cache_read_tokens",
                                                            "cache_write_tokens")},
                        cost=row.cost_usd)
+        if row.fallback:
+            m.fallbacks.labels(row.route or "none").inc()
+        if row.attempts > 1 and row.provider:
+            m.retries.labels(row.provider).inc(row.attempts - 1)
         if decision is not None and getattr(decision, "script_ms", None) is not None:
             m.script_call(decision.script_error)
         upstream_s = getattr(getattr(exchange, "outcome", None), "upstream_latency_s", None)
@@ -353,6 +356,22 @@ class Gateway:
                                 [([lh.backend, "written"], float(lh.written)),
                                  ([lh.backend, "dropped"], float(lh.dropped)),
                                  ([lh.backend, "pending"], float(lh.pending))])
+
+
+def _fell_back(decision: Any, exchange: Any) -> bool:
+    """Answered by another target than the one routing chose (the engine's fallbacks)."""
+    chosen = getattr(getattr(decision, "route", None), "name", None)
+    answered = getattr(getattr(exchange, "route", None), "name", None)
+    return chosen is not None and answered is not None and chosen != answered
+
+
+def _attempts(exchange: Any, decision: Any) -> int:
+    """Upstream attempts: the outcome's own count where the engine keeps one, else one per
+    request that reached an upstream (0 for a request refused before routing)."""
+    counted = getattr(getattr(exchange, "outcome", None), "attempts", None)
+    if isinstance(counted, int) and not isinstance(counted, bool):
+        return counted
+    return 1 if (exchange is not None or decision is not None) else 0
 
 
 def _whose(identity: Identity) -> str:

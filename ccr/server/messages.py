@@ -12,11 +12,13 @@ from typing import Any
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
+from ccr.convert.schema import check_messages_request
 from ccr.engine.attempt_loop import AnsweredExchange, attempts_line, route_headers
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError, InvalidRequest
 from ccr.logs import request_line
 from ccr.protocol import codec
+from ccr.protocol.limits import depth_exceeds, too_deep_message
 from ccr.protocol.sse import encode_event
 from ccr.routing.decide import Decision
 from ccr.server.auth import ANONYMOUS, Identity
@@ -32,8 +34,12 @@ def parse_body(request: Request) -> dict[str, Any]:
         body = codec.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequest(too_deep_message()) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    if depth_exceeds(body):
+        raise InvalidRequest(too_deep_message())
     return body
 
 
@@ -43,19 +49,7 @@ def request_id() -> str:
 
 
 def _validate_messages_body(body: dict[str, Any]) -> None:
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        raise InvalidRequest("model: Field required (a model name or \"provider,model\")")
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        raise InvalidRequest("messages: Field required (a list of messages)")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in (
-            "user", "assistant", "system"
-        ):
-            raise InvalidRequest(f"messages.{i}: each message needs a role of user or assistant")
-    max_tokens = body.get("max_tokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise InvalidRequest("max_tokens: must be a positive integer")
+    check_messages_request(body)
 
 
 PING = encode_event("ping", {"type": "ping"})
@@ -123,7 +117,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         _validate_messages_body(body)
         projects = engine.stores.projects
         ticket = await gateway.admit(engine.config, identity, body, request.headers,
-                                     projects.project_for if projects else None,
+                                     projects.locate if projects else None,
                                      want_spend=engine.script is not None)
         client_request = ClientRequest(
             body, request.headers, client=identity.client, session_usage=ticket.session_usage,
