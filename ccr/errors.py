@@ -42,6 +42,8 @@ class ApiError(CcrError):
         self.message = message
         self.status = status
         self.error_type = error_type or error_type_for_status(status)
+        #: Response headers the client should get with this error (``retry-after``, ...).
+        self.headers: dict[str, str] = {}
 
     def to_body(self) -> dict[str, Any]:
         return error_body(self.error_type, self.message)
@@ -56,6 +58,11 @@ class AuthenticationFailed(ApiError):
     def __init__(self, message: str = "invalid API key: send the ccr APIKEY as x-api-key "
                  "or Authorization: Bearer") -> None:
         super().__init__(message, 401, "authentication_error")
+
+
+class TransformerFailed(ApiError):
+    """A configured transformer (user code) failed: trying again, or elsewhere, would only
+    fail the same way, so the attempt loop answers with it at once."""
 
 
 class ConfigError(CcrError):

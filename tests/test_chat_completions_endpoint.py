@@ -146,12 +146,13 @@ def test_router_script_decides_as_for_messages(
 def test_upstream_error_is_an_openai_error_with_its_status(
     server: CcrServer, fake: FakeUpstream
 ) -> None:
-    fake.enqueue(error(429, {"error": {"message": "slow down"}}))
+    fake.handler = lambda request: error(429, {"error": {"message": "slow down"}})
     with pytest.raises(openai.RateLimitError) as caught:
         _client(server).chat.completions.create(model="m",
                                                 messages=[{"role": "user", "content": "x"}])
     assert isinstance(caught.value.body, dict) and "message" in caught.value.body
     assert "sk-fake-upstream-key" not in str(caught.value)
+    assert caught.value.response.headers["x-ccr-route"] == "fake,fake-model"
 
 
 def test_unsupported_request_is_a_bad_request(server: CcrServer) -> None:
@@ -169,7 +170,7 @@ def test_wrong_client_key_is_refused(server: CcrServer) -> None:
 def test_stream_cut_by_the_upstream_raises_in_the_client(
     server: CcrServer, fake: FakeUpstream
 ) -> None:
-    fake.enqueue(text("a b c d e f", drop_after=2))
+    fake.handler = lambda request: text("a b c d e f", drop_after=3)  # every try is cut
     with pytest.raises(openai.APIError):
         _stream(_client(server), model="m", messages=[{"role": "user", "content": "x"}])
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import json5
 import pytest
 
 from tests.support.console_helpers import SECRET_KEY, write_config
@@ -213,7 +214,7 @@ def test_log_in_add_a_provider_route_to_it_and_see_the_request_in_the_live_tail(
         f"set …{SECRET_KEY[-4:]}")
     assert page.input_value("#p-key") == ""
     shot(page, "02-providers")
-    config = json.loads((home / "config.json").read_text())
+    config = json5.loads((home / "config.json").read_text())  # comments are kept
     assert config["Providers"][0]["api_key"] == SECRET_KEY
 
     go(page, "routes")
@@ -226,7 +227,7 @@ def test_log_in_add_a_provider_route_to_it_and_see_the_request_in_the_live_tail(
     page.wait_for_selector("[data-testid=reload-result]")
     assert "reloaded" in page.inner_text("[data-testid=reload-result]")
     shot(page, "03-routes")
-    assert json.loads((home / "config.json").read_text())["Router"]["default"] == (
+    assert json5.loads((home / "config.json").read_text())["Router"]["default"] == (
         "fake,fake-model")
 
     go(page, "requests")

@@ -47,4 +47,6 @@ def test_every_example_names_its_variables_instead_of_literal_keys() -> None:
     for path in EXAMPLES:
         for provider in json5.loads(path.read_text()).get("Providers", []):
             key = provider.get("api_key")
-            assert key is None or key.startswith("$"), f"{path.name}: {provider['name']}"
+            keys = key if isinstance(key, list) else [key]  # a key pool is a list
+            assert all(k is None or k.startswith("$") for k in keys), \
+                f"{path.name}: {provider['name']}"

@@ -46,6 +46,8 @@ def error_config(fake: FakeUpstream) -> dict[str, Any]:
         "Router": {"default": "fake,fake-model"},
         "API_TIMEOUT_MS": API_TIMEOUT_MS,
         "LOG": False,
+        # One upstream failure, seen as it is: no retry on the same provider.
+        "RETRY": {"max_retries": 0},
     }
 
 
@@ -96,8 +98,6 @@ def _assert_no_internals(text: str) -> None:
 #: Upstream status -> the Anthropic error type the client gets (with the same status).
 ERROR_TYPES = {
     400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",
     429: "rate_limit_error",
@@ -109,8 +109,6 @@ ERROR_TYPES = {
 #: The exception the official SDK raises for each of those statuses.
 SDK_EXCEPTIONS: dict[int, type[anthropic.APIStatusError]] = {
     400: anthropic.BadRequestError,
-    401: anthropic.AuthenticationError,
-    403: anthropic.PermissionDeniedError,
     404: anthropic.NotFoundError,
     413: anthropic.ContentTooLargeError,
     429: anthropic.RateLimitError,
@@ -135,6 +133,24 @@ def test_upstream_error_status_becomes_the_anthropic_error(
     assert f"upstream says no ({status})" in err["message"]
     assert "fake" in err["message"]
     _assert_no_internals(response.text)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_provider_key_is_a_502_that_says_not_to_retry(
+    fake: FakeUpstream, server: CcrServer, status: int
+) -> None:
+    # Not passed on as 401/403: the client's own credentials were fine, and Claude Code would
+    # ask its user to log in again.
+    fake.enqueue(error(status, {"error": {"message": f"upstream says no ({status})"}}))
+
+    response = _post(server)
+
+    code, err = _error_of(response)
+    assert (code, err["type"]) == (502, "api_error")
+    assert response.headers["x-should-retry"] == "false"
+    assert f"upstream says no ({status})" in err["message"]
+    assert "Check the api_key of fake" in err["message"]
+    assert PROVIDER_KEY not in response.text
 
 
 @pytest.mark.parametrize("status", list(SDK_EXCEPTIONS))
@@ -309,10 +325,12 @@ FAILURES: dict[str, Failure] = {
     "upstream_html_502": Failure(502, "api_error", error(
         502, "<html><body><h1>Bad Gateway</h1></body></html>", content_type="text/html")),
     "upstream_not_json": Failure(502, "api_error", Reply(kind="plain", body="this is not json")),
-    "error_chunk_in_stream": Failure(200, "api_error", raw_chunks(
+    # Nothing reached the client before the stream failed: a plain HTTP error, not a stream.
+    "error_chunk_in_stream": Failure(502, "api_error", raw_chunks(
         [{"error": {"message": "mid-stream"}}]), {"stream": True}),
-    "dropped_stream": Failure(200, "api_error", text("one two three four", drop_after=2),
-                              {"stream": True}),
+    # Paced, so the first words arrive before the reset: the stream began, so it stays a 200.
+    "dropped_stream": Failure(200, "api_error", text("one two three four", drop_after=2,
+                                                     chunk_delay_s=0.05), {"stream": True}),
     "upstream_timeout": Failure(504, "api_error", text("late", first_byte_delay_s=5)),
     "connection_refused": Failure(502, "api_error", body={"model": "dead,dead-model"}),
     "unknown_route": Failure(400, "invalid_request_error", body={"model": "fake,nope"}),

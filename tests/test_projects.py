@@ -326,3 +326,29 @@ def test_session_override_still_beats_the_project_found_from_the_cwd(
 
 def test_unsafe_project_names_are_never_used_as_folders(locator: ProjectLocator) -> None:
     assert locator.router_override(SESSION, "../etc") is None
+
+
+# -- fallback overrides ---------------------------------------------------------------------
+
+
+def test_an_override_files_fallback_is_read_session_file_first(
+    locator: ProjectLocator, claude_dir: Path, ccr_home: Path, timer: FakeTimer
+) -> None:
+    add_transcript(claude_dir)
+    write_override(ccr_home, "config.json", json.dumps({"fallback": {"default": ["p,a"]}}))
+    assert locator.fallback_override(SESSION) == {"default": ["p,a"]}
+    write_override(ccr_home, f"{SESSION}.json", json.dumps({
+        "Router": {"default": "p,m"}, "fallback": {"default": ["p,b"]}}))
+    timer.now += 10
+    assert locator.fallback_override(SESSION) == {"default": ["p,b"]}
+    assert locator.router_override(SESSION) == {"default": "p,m"}
+
+
+def test_a_fallback_that_is_not_an_object_makes_the_file_unusable(
+    locator: ProjectLocator, claude_dir: Path, ccr_home: Path
+) -> None:
+    add_transcript(claude_dir)
+    write_override(ccr_home, "config.json", json.dumps({"fallback": ["p,a"]}))
+    assert locator.fallback_override(SESSION) is None
+    assert locator.router_override(SESSION) is None
+    assert locator.last_error is not None and "fallback must be an object" in locator.last_error

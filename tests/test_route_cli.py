@@ -313,3 +313,16 @@ def test_only_dry_runs_are_supported(by_word: Path, tmp_path: Path) -> None:
                        dry_run="--no-dry-run")
     assert result.returncode == 2
     assert "only supports --dry-run" in result.stderr
+
+
+def test_a_dry_run_shows_the_fallback_list_the_server_would_try(tmp_path: Path) -> None:
+    config = write_config(tmp_path, None, fallback={
+        "default": ["deepseek,deepseek-chat", "ollama,qwen2.5-coder:latest"]})
+    request = write_json(tmp_path / "hello.json", message("say hello"))
+
+    row = route_one(config, request)
+    plain = run_route(config, request)
+
+    assert row["route"] == DEFAULT_ROUTE
+    assert row["fallback"] == ["deepseek,deepseek-chat", "ollama,qwen2.5-coder:latest"]
+    assert "fallback:     deepseek,deepseek-chat → ollama,qwen2.5-coder:latest" in plain.stdout

@@ -65,7 +65,8 @@ def test_a_named_key_is_served_and_its_name_reaches_the_ledger(
 def test_an_upstream_refusal_gets_a_ledger_row_with_its_status(
         make_ccr: MakeCcr, fake: FakeUpstream) -> None:
     ccr = make_ccr(team_config(fake))
-    fake.enqueue(error(429, {"error": {"message": "slow down", "type": "rate_limit"}}))
+    refusal = error(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+    fake.enqueue(refusal, refusal)  # the first answer and the engine's one retry
     assert ask(ccr.base_url, ALICE_KEY, session="s-429").status_code == 429
     [row] = wait_for(lambda: ledger_rows(ledger_of(ccr)))
     assert (row["status"], row["route"], row["client"]) == (429, "fake,fake-model", "alice")

@@ -690,7 +690,7 @@ def test_streamed_gemini_answer_is_a_valid_anthropic_stream(
 
 def test_stream_cut_before_gemini_finishes_is_an_error(
         gemini: FakeGemini, make_ccr: MakeCcr) -> None:
-    ccr = make_ccr(gemini_config(gemini))
+    ccr = make_ccr(gemini_config(gemini, RETRY={"max_retries": 0}))  # the cut, not a retry
     client = anthropic.Anthropic(base_url=ccr.base_url, api_key="test", max_retries=0, timeout=20)
     gemini.enqueue(answer(say("one"), say("two"), say("three"), drop_after=2))
     with pytest.raises(anthropic.APIError, match="ended the stream"):
@@ -700,7 +700,7 @@ def test_stream_cut_before_gemini_finishes_is_an_error(
 
 def test_gemini_error_reaches_the_client_with_its_status_and_message(
         gemini: FakeGemini, make_ccr: MakeCcr) -> None:
-    ccr = make_ccr(gemini_config(gemini))
+    ccr = make_ccr(gemini_config(gemini, RETRY={"max_retries": 0}))  # the error, not a retry
     client = anthropic.Anthropic(base_url=ccr.base_url, api_key="test", max_retries=0, timeout=20)
     gemini.enqueue(gemini_error(429, "Resource has been exhausted (e.g. check quota)."))
     with pytest.raises(anthropic.RateLimitError, match="Resource has been exhausted"):

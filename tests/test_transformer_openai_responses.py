@@ -253,14 +253,15 @@ def test_reasoning_and_call_then_the_next_turn_carries_the_reasoning_back(
         "message", "reasoning", "message", "function_call", "function_call_output"]
 
 
-def test_upstream_rejection_is_an_anthropic_error_with_its_status(
+def test_a_refused_key_is_an_anthropic_error_naming_the_provider_not_the_key(
     fake: FakeResponses, make_ccr: MakeCcr
 ) -> None:
     config = _config(fake)
     config["Providers"][0]["api_key"] = "sk-wrong-key"
     sdk = Sdk.on(make_ccr(config))
-    with pytest.raises(anthropic.AuthenticationError) as caught:
+    with pytest.raises(anthropic.APIStatusError) as caught:
         sdk.create()
+    assert "Incorrect API key provided" in str(caught.value)
     assert "sk-wrong-key" not in str(caught.value)
 
 
@@ -269,10 +270,21 @@ def test_incomplete_stream_ends_with_max_tokens(sdk: Sdk, fake: FakeResponses) -
     assert sdk.stream().stop_reason == "max_tokens"
 
 
-def test_failed_stream_ends_with_an_error_event(sdk: Sdk, fake: FakeResponses) -> None:
-    fake.enqueue(respond(say("Part"), final_status="failed"))
-    with pytest.raises(anthropic.APIStatusError):
+def test_a_response_that_keeps_failing_reaches_the_client_as_an_error(
+    sdk: Sdk, fake: FakeResponses
+) -> None:
+    fake.handler = lambda request: respond(say("Part"), final_status="failed")
+    with pytest.raises(anthropic.APIStatusError) as caught:
         sdk.stream()
+    assert "The model failed." in str(caught.value)
+
+
+def test_a_failed_response_is_tried_again_before_anything_reached_the_client(
+    sdk: Sdk, fake: FakeResponses
+) -> None:
+    fake.enqueue(respond(say("Part"), final_status="failed"), respond(say("Whole answer.")))
+    assert sdk.stream().content[0].text == "Whole answer."  # type: ignore[union-attr]
+    assert len(fake.requests) == 2
 
 
 # --------------------------------------------------------------------------------------------

@@ -126,14 +126,14 @@ def test_vercel_gateway_error_reaches_the_client_as_an_anthropic_error(
     sdk = Sdk.on(make_ccr(config))
     failing = {"choices": [{"index": 0, "delta": {}, "finish_reason": "error",
                             "error": {"message": "provider overloaded"}}]}
-    if streamed:
-        fake.enqueue(raw_chunks([_chunk({"content": "par"}), failing]))
+    if streamed:  # every try fails (a failure before any content is tried again)
+        fake.handler = lambda request: raw_chunks([_chunk({"content": "par"}), failing])
         with pytest.raises(anthropic.APIStatusError) as caught:
             sdk.stream()
     else:
-        fake.enqueue(Reply(kind="plain", status=200, body={
+        fake.handler = lambda request: Reply(kind="plain", status=200, body={
             "choices": [{"index": 0, "finish_reason": "error", "message": {"content": ""},
-                         "error": {"message": "provider overloaded"}}]}))
+                         "error": {"message": "provider overloaded"}}]})
         with pytest.raises(anthropic.APIStatusError) as caught:
             sdk.create()
     assert "provider overloaded" in str(caught.value)

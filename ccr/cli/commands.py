@@ -22,6 +22,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("logs", "logs", "Print the request log (-f to follow)."),
     ("usage", "usage", "Totals from the usage ledger, grouped: table, JSON or CSV."),
     ("doctor", "doctor", "Check config, environment, port and Claude Code setup; print fixes."),
+    ("ui", "ui", "Open the web console (starts ccr when needed) and print its admin token."),
 )
 
 MODULES: dict[str, str] = {name: module for name, module, _ in COMMANDS}

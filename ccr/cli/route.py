@@ -47,6 +47,8 @@ class Row:
     explanation: dict[str, Any] | None = None
     #: A replayed record: what the server decided then, and what the request used.
     recorded: Recorded | None = None
+    #: The routes the server would try, in order, when the route fails before answering.
+    fallback: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -60,7 +62,7 @@ class Row:
             "request_error": self.error, "script_error": self.script_error,
             "script_ms": self.script_ms, "elapsed_ms": self.elapsed_ms,
             "skipped": self.skipped, "script_output": self.script_output,
-            "warnings": self.warnings,
+            "warnings": self.warnings, "fallback": self.fallback,
         }
         if self.explanation is not None:
             out["explain"] = self.explanation
@@ -248,6 +250,7 @@ async def _route_one(engine: Any, source: str, item: Any, options: _Options,
         row.route, row.rule = decision.route.name, decision.rule
         row.script_error, row.script_ms = decision.script_error, decision.script_ms
         row.script_output, row.warnings = decision.script_output, list(decision.warnings)
+        row.fallback = [r for r in engine.fallback_for(decision) if r != row.route]
         if options.explain:
             row.explanation = {
                 "script": _script_part(engine, decision),

@@ -64,6 +64,8 @@ def _print_one(row: Row, load_error: str | None) -> None:
         ("tokens", row.token_count), ("session", row.session_id or "-"),
         ("project", row.project or "-"),
     ]
+    if row.fallback:
+        fields.append(("fallback", " → ".join(row.fallback)))
     if row.script_ms is not None:
         fields.append(("script", f"{row.script_ms:.2f} ms"))
     if row.script_error:

@@ -132,7 +132,8 @@ def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> Non
         return
     info["healthy"] = health.get("status") in ("ok", "degraded")
     for key in ("uptime_s", "version", "config", "requests", "errors", "reloads",
-                "reload_error", "scripts", "state", "ledger", "learned_limits"):
+                "reload_error", "scripts", "state", "ledger", "provider_health",
+                "learned_limits"):
         if health.get(key) is not None or key == "reload_error":
             info[key] = health.get(key)
 
@@ -183,6 +184,33 @@ def _print_running(info: Mapping[str, Any]) -> None:
     for key, value in rows:
         if value is not None:
             _echo(f"  {key + ':':<14}{value}")
+    if info.get("provider_health"):
+        _echo("  providers:")
+        for line in provider_lines(info["provider_health"]):
+            _echo(f"    {line}")
+
+
+def provider_lines(providers: list[dict[str, Any]]) -> list[str]:
+    """One line per provider (and one for a key pool's keys): state, cooldown, errors,
+    median latency, in flight, and why it is not ok; keys masked as the server sent them."""
+    lines = []
+    for p in providers:
+        state = str(p.get("state", "?"))
+        if state == "cooling":
+            state += f" {p.get('cooldown_s', 0):g} s"
+        parts = [f"{p.get('provider', '?'):<14}{state:<14}",
+                 f"errors {100 * float(p.get('error_rate') or 0):.0f}%"]
+        if p.get("p50_ms") is not None:
+            parts.append(f"p50 {float(p['p50_ms']):.0f} ms")
+        parts.append(f"in flight {p.get('in_flight', 0)}")
+        if p.get("reason"):
+            parts.append(f"({p['reason']})")
+        lines.append("  ".join(parts))
+        keys = p.get("keys") or []
+        if len(keys) > 1 or any(k.get("state") != "ok" for k in keys):
+            shown = [f"{k.get('key')} {k.get('state')}" for k in keys]
+            lines.append("  keys: " + ", ".join(shown))
+    return lines
 
 
 def _script_row(script: Mapping[str, Any]) -> tuple[str, str]:

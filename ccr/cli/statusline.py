@@ -250,6 +250,9 @@ def render(usage: Mapping[str, Any], settings: Settings, *, theme: str = "plain"
         # the server's running totals at the configured prices (a team gateway's ledger)
         segments.append(_Segment(f"session ${_money(session_cost)} · today ${_money(today)}",
                                  141))
+    fallback = usage.get("fallback")
+    if isinstance(fallback, str) and fallback:
+        segments.append(_Segment(fallback[:60], 208))
     if theme == "powerline":
         return _powerline(segments, color)
     return _plain(segments, color)

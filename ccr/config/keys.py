@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccr.config.resilience import parse_time_window
+
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*\Z", re.IGNORECASE)
 _UNIT_S = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
            "hour": 3600}
@@ -91,7 +93,12 @@ def _rate(value: Any, path: str, problems: list[tuple[str, str]]) -> RateLimit |
         match = _RATE.match(value)
         if match and int(match.group(1)) > 0:
             return RateLimit(int(match.group(1)), _UNIT_S[match.group(2).lower()])
-    problems.append((path, 'expected requests per minute (60) or "N/s", "N/min", "N/hour"'))
+    if isinstance(value, Mapping):  # CCR's own form: {"max": 100, "timeWindow": "1 minute"}
+        limit, window = value.get("max"), parse_time_window(value.get("timeWindow", 60_000))
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 and window:
+            return RateLimit(limit, max(1, round(window)))
+    problems.append((path, 'expected requests per minute (60), "N/s", "N/min", "N/hour" or '
+                     '{"max": N, "timeWindow": "1 minute"}'))
     return None
 
 

@@ -26,8 +26,11 @@ TOP_LEVEL = frozenset({
     "MAX_CONCURRENT_REQUESTS", "QUEUE_TIMEOUT_MS",
     # request recording (ccr.context.records)
     "RECORD",
+    # failover (checked in detail by ccr.config.resilience)
+    "fallback", "RETRY", "COOLDOWN",
 })
-PROVIDER = frozenset({"name", "api_base_url", "api_key", "models", "transformer"})
+PROVIDER = frozenset({"name", "api_base_url", "api_key", "models", "transformer",
+                      "max_concurrency"})
 ROUTER = frozenset({*ROUTE_SLOTS, "longContextThreshold"})
 TRANSFORMER_ENTRY = frozenset({"path", "options", "on_error", "timeout_ms", "memory_mb",
                                "workers"})

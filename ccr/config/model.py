@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
+from ccr.config.resilience import Resilience
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3456
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60000
@@ -40,6 +42,10 @@ class Provider:
     api_key: str | None = None
     #: CCR's ``transformer`` object as written: ``{"use": [...], "<model>": {"use": [...]}}``.
     transformer: dict[str, Any] | None = None
+    #: Every key of the provider's pool (``api_key`` may be a list); ``api_key`` is the first.
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: Requests this provider serves at once (e.g. 1 for a local model); None: unbounded.
+    max_concurrency: int | None = None
 
     def canonical_model(self, model: str) -> str | None:
         """The configured spelling of ``model`` (matched case-insensitively), or None."""
@@ -114,6 +120,8 @@ class Config:
     has_client_keys: bool = False
     #: ``(key path, message)`` for what ccr ignores: unknown keys, CCR features it lacks.
     warnings: tuple[tuple[str, str], ...] = ()
+    #: Fallback lists, retries, cooldowns and limits (see :mod:`ccr.config.resilience`).
+    resilience: Resilience = field(default_factory=Resilience)
     #: The whole config after ``$VAR`` substitution (secrets included: never log it).
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     #: The file it came from; None when running on built-in defaults.

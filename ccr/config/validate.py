@@ -33,6 +33,7 @@ from ccr.config.model import (
 )
 from ccr.config.proxy import proxy_settings
 from ccr.config.redact import redact_text
+from ccr.config.resilience import parse_api_keys, parse_max_concurrency, parse_resilience
 from ccr.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "fatal", "trace")
@@ -343,10 +344,8 @@ class _Checker:
         name = self._provider_name(entry, path)
         url = self._provider_url(entry, path)
         models = self._provider_models(entry, path)
-        api_key = entry.get("api_key")
-        if not _blank(api_key) and not isinstance(api_key, str):
-            self.add(child_path(path, "api_key"), f"expected a string, got {_kind(api_key)}")
-            api_key = None
+        api_keys = parse_api_keys(entry.get("api_key"), child_path(path, "api_key"), self.add)
+        max_concurrency = parse_max_concurrency(entry, path, self.add)
         transformer = entry.get("transformer")
         if transformer is not None:
             self._transformer(transformer, child_path(path, "transformer"))
@@ -356,8 +355,10 @@ class _Checker:
             name=name,
             api_base_url=url,
             models=models,
-            api_key=None if _blank(api_key) else api_key,
+            api_key=api_keys[0] if api_keys else None,
             transformer=copy.deepcopy(transformer) if transformer else None,
+            api_keys=api_keys or (),
+            max_concurrency=max_concurrency,
         )
 
     def _provider_name(self, entry: Mapping[str, Any], path: str) -> str | None:
@@ -589,7 +590,11 @@ def build_config(raw: dict[str, Any], *, file: str | None = None, home: str | No
         path=Path(file) if file else None,
     )
     router = check.router(raw, config, rejected)
+    resilience = parse_resilience(
+        raw, check.add, lambda value, path: check._route(value, path, config, rejected),
+        {p.name.lower(): p.max_concurrency for p in providers if p.max_concurrency},
+    )
     check.problems.extend(gateway_problems(raw))
     if check.problems:
         raise InvalidConfig(check.problems, file=file)
-    return replace(config, router=router)
+    return replace(config, router=router, resilience=resilience)

@@ -44,6 +44,8 @@ class _Override:
 
     router: dict[str, Any] | None = None
     error: str | None = None
+    #: Its ``fallback`` object (CCR v2 shape: rule -> list of routes), if it has one.
+    fallback: dict[str, Any] | None = None
 
 
 class ProjectLocator:
@@ -131,7 +133,27 @@ class ProjectLocator:
                 return copy.deepcopy(override.router)
         return None
 
-    # -- filesystem -----------------------------------------------------------------------
+    def fallback_override(
+        self, session_id: str | None, project: str | None = None
+    ) -> dict[str, Any] | None:
+        """The ``fallback`` of the session's override file, else of its project's, else None
+        (``project`` as for :meth:`router_override`). Its routes are checked where they are
+        used (an unknown one is skipped)."""
+        if project is None and session_id is not None:
+            project = self.project_for(session_id)
+        if project is None or not is_safe_file_name(project):
+            return None
+        folder = self._ccr_home / project
+        names = [PROJECT_CONFIG_NAME]
+        if session_id is not None and is_safe_file_name(session_id):
+            names.insert(0, session_id + OVERRIDE_SUFFIX)
+        for path in (folder / name for name in names):
+            override = self._load(path)
+            if override is None or override.error is not None:
+                continue
+            if override.fallback is not None:
+                return copy.deepcopy(override.fallback)
+        return None
 
     def _scan_for(self, transcript_name: str) -> str | None:
         try:
@@ -189,12 +211,15 @@ def _parse_override(path: Path) -> _Override:
         return _Override(error=f"{path}: invalid JSON: {exc}")
     if not isinstance(data, dict):
         return _Override(error=f"{path}: the top level must be an object")
+    fallback = data.get("fallback")
+    if fallback is not None and not isinstance(fallback, dict):
+        return _Override(error=f"{path}: fallback must be an object")
     router = data.get("Router")
     if router is None:
-        return _Override()
+        return _Override(fallback=fallback)
     if not isinstance(router, dict):
         return _Override(error=f"{path}: Router must be an object")
-    return _Override(router=router)
+    return _Override(router=router, fallback=fallback)
 
 
 def is_safe_file_name(name: object) -> bool:

@@ -20,15 +20,18 @@ from ccr.agents import AgentRun, ImageAgent
 from ccr.config import Config, default_config_path, script_view
 from ccr.context.records import RecordSettings, RecordWriter, build_record
 from ccr.context.stores import Stores
+from ccr.engine.handover import without_foreign_reasoning
 from ccr.engine.request import ClientRequest
+from ccr.engine.resilience import ResilienceState
 from ccr.errors import ApiError
 from ccr.routing.context import Route
-from ccr.routing.decide import Decision, decide
+from ccr.routing.decide import Decision, decide, script_request
 from ccr.routing.prepare import build_context, effective_router
 from ccr.transformers.chain import Chain, build_chains, catalog_for
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 
 if TYPE_CHECKING:
+    from ccr.engine.attempt_loop import AnsweredExchange
     from ccr.engine.converted import ConvertedExchange
     from ccr.engine.passthrough import PassthroughExchange
     from ccr.engine.upstream import Upstream
@@ -56,6 +59,8 @@ class Engine:
     upstream: Upstream | None = None
     #: Requests being served by this engine (a replaced engine retires when it reaches 0).
     in_flight: int = 0
+    #: Provider health, sticky fallbacks and limits (health survives reloads).
+    resilience: ResilienceState = field(default_factory=lambda: ResilienceState.build(Config()))
     #: Opt-in traffic records (``RECORD``); set by :meth:`start` when serving.
     records: RecordWriter | None = None
     _owns_upstream: bool = False
@@ -74,6 +79,7 @@ class Engine:
             script=_router_script(config),
             transformers=transformers,
             stores=stores if stores is not None else Stores(),
+            resilience=ResilienceState.build(config),
         )
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -86,6 +92,8 @@ class Engine:
             if self.script.load_error:
                 log.error("router script: %s", self.script.load_error)
         await self.transformers.start()
+        if previous is not None:
+            self.resilience.take_over(previous.resilience, self.config)
         if not upstream:
             return
         self._start_records(previous)
@@ -154,6 +162,9 @@ class Engine:
         if request.session_usage is not None:
             ctx.session_usage = request.session_usage
         ctx.client, ctx.spend = request.client, request.spend
+        if self.script is not None:
+            resilience = self.resilience
+            ctx.providers = resilience.health.script_view(resilience.providers(config))
         ctx.now = request.now or datetime.datetime.now().astimezone()
         decision = await decide(ctx, config, script=self.script,
                                 script_config=self.script_config)
@@ -161,34 +172,77 @@ class Engine:
             log.warning("routing: %s", warning)
         return decision
 
-    async def open(self, request: ClientRequest, decision: Decision) -> Exchange:
-        """Send the request where ``decision`` says; raises ApiError while nothing has been
-        sent to the client, so the caller can still answer with a plain error."""
+    async def open(self, request: ClientRequest, decision: Decision) -> AnsweredExchange:
+        """Send the request where ``decision`` says, failing over to its retries, keys and
+        fallbacks while nothing has been sent to the client; raises ApiError (with ``x-ccr-*``
+        and retry advice in its ``headers``) when every attempt failed."""
+        from ccr.engine.attempt_loop import open_with_fallbacks
         from ccr.engine.exchange import open_exchange
 
-        route, ctx = decision.route, decision.ctx
+        ctx = decision.ctx
         assert ctx is not None, "decision must come from Engine.route"
-        estimate, headers, image_route = ctx.token_count, ctx.headers, ctx.router.image
-        chain = self.chains[(route.provider.name, route.model)]
+        upstream = self._upstream()
 
-        async def send(body: dict[str, Any]) -> Exchange:
-            await chain.endpoint.warm()
-            return await open_exchange(
-                body=body,
-                route=route,
-                chain=chain,
-                upstream=self._upstream(),
-                input_estimate=estimate,
-                client_headers=headers,
-                agent=self._image_agent(image_route, route, body),
-            )
+        async def open_route(route: Route, foreign_history: bool) -> Exchange:
+            chain = self.chains[(route.provider.name, route.model)]
+            body = request.body
+            if foreign_history:
+                body = without_foreign_reasoning(body, anthropic=chain.protocol == "anthropic")
 
-        # A 400 naming the model's output limit is learned, and the request sent again clamped.
-        return await self.stores.output_limits.open(route.provider.name, route.model,
-                                                    request.body, send)
+            async def send(sent: dict[str, Any]) -> Exchange:
+                await chain.endpoint.warm()  # e.g. an access token, fetched off the event loop
+                return await open_exchange(
+                    body=sent,
+                    route=route,
+                    chain=chain,
+                    upstream=upstream,
+                    input_estimate=ctx.token_count,
+                    client_headers=ctx.headers,
+                    agent=self._image_agent(ctx.router.image, route, sent),
+                )
 
-    def finish(self, decision: Decision, exchange: Exchange) -> None:
-        """After the answer: the session's usage, for routing its next turn and status lines."""
+            # A 400 naming the model's output limit is learned, and the request sent again
+            # clamped (before the attempt loop would count it as a final answer).
+            return await self.stores.output_limits.open(route.provider.name, route.model,
+                                                        body, send)
+
+        on_error = None
+        script = self.script
+        if script is not None and script.has_on_error is not False:
+            req = script_request(ctx)
+
+            async def on_error(failure: dict[str, Any]) -> str | None:
+                result = await script.on_error(req, failure, self.script_config)
+                if result.error:
+                    log.warning("router script on_error: %s", result.error)
+                return result.value
+
+        return await open_with_fallbacks(self, request, decision, open_route,
+                                         fallback=self.fallback_for(decision),
+                                         on_error=on_error)
+
+    def fallback_for(self, decision: Decision) -> list[str]:
+        """The routes to try after the decision's own: the router script's list, else the
+        session's or project's override file's, else the config's for the deciding rule."""
+        if decision.fallback is not None:
+            return list(decision.fallback)
+        ctx, projects = decision.ctx, self.stores.projects
+        if ctx is not None and ctx.project and projects is not None:
+            override = projects.fallback_override(ctx.session_id, ctx.project)
+            if override is not None:
+                listed = override.get(decision.rule, override.get("default"))
+                if isinstance(listed, str):
+                    listed = [listed]
+                if isinstance(listed, list):
+                    return [r for r in listed if isinstance(r, str)]
+        return list(self.config.resilience.fallback_for(decision.rule))
+
+    def finish(self, decision: Decision, exchange: Exchange | AnsweredExchange) -> None:
+        """After the answer: the session's usage, for routing its next turn and status lines;
+        the provider slot the answer held is given back."""
+        release = getattr(exchange, "release", None)
+        if release is not None:
+            release()
         outcome = exchange.outcome
         session_id = decision.ctx.session_id if decision.ctx is not None else None
         if session_id and outcome.usage and not outcome.error:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from ccr.engine.upstream import classify, scrub
-from ccr.errors import ApiError, CcrError
+from ccr.errors import ApiError, CcrError, TransformerFailed
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
 
@@ -25,6 +25,11 @@ class Outcome:
     error: str | None = None
     #: Seconds from sending the request to the upstream's response headers.
     upstream_latency_s: float | None = None
+    #: The failure was ccr's own (a configured transformer), not the provider's: another
+    #: attempt would fail the same way.
+    permanent: bool = False
+    #: Upstream calls the request took (retries, other keys and fallbacks included).
+    attempts: int = 1
 
 
 @dataclass
@@ -49,6 +54,7 @@ class BaseExchange:
         exc.args = (exc.message,)
         self.outcome.status = exc.status
         self.outcome.error = exc.message
+        self.outcome.permanent = isinstance(exc, TransformerFailed)
         return exc
 
     async def read_body(self) -> bytes:

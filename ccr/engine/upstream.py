@@ -21,6 +21,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from ccr.engine.failures import Failure, FailureKind, parse_retry_after
 from ccr.errors import ApiError, error_type_for_status
 from ccr.protocol import codec
 from ccr.protocol.http import HttpRequest
@@ -114,10 +115,14 @@ class Upstream:
             kind, detail = classify(exc)
             where = f"provider {provider} ({_host(http.url)})"
             if kind == "connect_timeout":
-                raise ApiError(f"ccr timed out trying to connect to {where}", 504) from None
+                raise UpstreamFailed(f"ccr timed out trying to connect to {where}", 504,
+                                     failure=Failure("connect_timeout", message=detail)) from None
             if kind == "timeout":
-                raise ApiError(f"ccr timed out waiting for an answer from {where}", 504) from None
-            raise ApiError(f"ccr could not reach {where}: {detail}", 502) from None
+                raise UpstreamFailed(f"ccr timed out waiting for an answer from {where}", 504,
+                                     failure=Failure("timeout", message=detail)) from None
+            failed: FailureKind = "connect" if kind == "connect" else "dropped"
+            raise UpstreamFailed(f"ccr could not reach {where}: {detail}", 502,
+                                 failure=Failure(failed, message=detail)) from None
         if response.status_code >= 400:
             try:
                 body = await asyncio.wait_for(response.aread(), self.timeouts.idle_s)
@@ -127,19 +132,30 @@ class Upstream:
                 await response.aclose()
             error = upstream_error(provider, response.status_code, body,
                                    response.headers.get("content-type", ""))
-            error.message = scrub(error.message, http.headers)
-            error.args = (error.message,)
-            raise error
+            message = scrub(error.message, http.headers)
+            failure = Failure("http", response.status_code, message,
+                              parse_retry_after(response.headers))
+            raise UpstreamFailed(message, error.status, error.error_type, failure=failure)
         return response
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-Failure = Literal["connect_timeout", "timeout", "connect", "dropped", "other"]
+class UpstreamFailed(ApiError):
+    """A call that failed before any answer: the error a client would see, and the
+    :class:`Failure` the attempt loop decides on (kind, status, ``retry-after``)."""
+
+    def __init__(self, message: str, status: int, error_type: str | None = None, *,
+                 failure: Failure) -> None:
+        super().__init__(message, status, error_type)
+        self.failure = failure
 
 
-def classify(exc: BaseException) -> tuple[Failure, str]:
+NetworkFailure = Literal["connect_timeout", "timeout", "connect", "dropped", "other"]
+
+
+def classify(exc: BaseException) -> tuple[NetworkFailure, str]:
     """What kind of network failure ``exc`` is, and a short description of it. The transport
     maps aiohttp's errors to httpx's loosely (a refused connection arrives as ConnectTimeout),
     so the original error, kept as the cause, decides."""

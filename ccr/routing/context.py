@@ -29,6 +29,9 @@ class RequestContext:
     client: str | None = None
     #: USD spent so far: session, project_today, client_today, router_today.
     spend: dict[str, float] | None = None
+    #: Each provider's health for router scripts (``req.providers``): ``healthy``,
+    #: ``cooldown_s``, ``error_rate``, ``p50_ms``, ``in_flight``.
+    providers: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ class Decision:
     script_output: str = ""
     #: What routing knew about the request (token count, session, project, effective Router).
     ctx: RequestContext | None = None
+    #: Routes to try when this one fails, when the router script named them (else the
+    #: config's ``fallback`` list for the rule applies).
+    fallback: list[str] | None = None
+    #: The router script's short explanation of its choice, for logs and headers.
+    reason: str | None = None
 
 
 def script_request(ctx: RequestContext) -> dict[str, Any]:
@@ -57,6 +62,7 @@ def script_request(ctx: RequestContext) -> dict[str, Any]:
         "project": ctx.project,
         "client": ctx.client,
         "spend": ctx.spend,
+        "providers": ctx.providers or {},
     }
     if ctx.now is not None:
         req["now"] = ctx.now.isoformat()
@@ -96,8 +102,11 @@ async def decide(
             resolved = config.resolve(result.value)
             if resolved is not None:
                 provider, model = resolved
+                fallback = getattr(result, "fallback", None)
                 return Decision(Route(provider, model, "custom"), "custom", None, script_ms,
-                                script_output=output, ctx=ctx)
+                                script_output=output, ctx=ctx,
+                                fallback=list(fallback) if fallback is not None else None,
+                                reason=getattr(result, "reason", None))
             script_error = (
                 f"router() returned {result.value[:80]!r}, which is not a configured "
                 "provider,model route"

@@ -328,18 +328,54 @@ def describe_exception(exc: BaseException, filename: str) -> str:
     return truncate(f"{where}: {kind}: {message}" if message else f"{where}: {kind}")
 
 
-def check_route(value: Any, filename: str) -> str | None:
+#: At most this many routes in a router script's ``fallback`` list, and reason characters.
+MAX_FALLBACK_ROUTES = 10
+MAX_REASON_CHARS = 200
+
+
+def plain_decision(value: Any, filename: str, fn: str = "router") -> tuple[Any, str | None]:
+    """A script's ``{"route", "fallback", "reason"}`` dict as plain JSON data (or the value
+    unchanged when it is not a dict), and the error to report when it is malformed."""
+    if not isinstance(value, dict):
+        return value, check_route(value, filename, fn)
+    unknown = sorted(str(k) for k in value if k not in ("route", "fallback", "reason"))
+    if unknown:
+        return None, (f'{filename}: {fn}() returned a dict with unknown keys {unknown[:3]} '
+                      '(expected "route", "fallback", "reason")')
+    route = value.get("route")
+    problem = check_route(route, filename, fn)
+    if problem is not None:
+        return None, problem
+    fallback = value.get("fallback")
+    plain_fallback: list[str] | None = None
+    if fallback is not None:
+        if not isinstance(fallback, list | tuple) or len(fallback) > MAX_FALLBACK_ROUTES:
+            return None, (f'{filename}: {fn}() "fallback" must be a list of at most '
+                          f'{MAX_FALLBACK_ROUTES} "provider,model" routes')
+        plain_fallback = []
+        for item in fallback:
+            if type(item) is not str or len(item) > MAX_ROUTE_CHARS:
+                return None, f'{filename}: {fn}() "fallback" entries must be "provider,model"'
+            plain_fallback.append(item)
+    reason = value.get("reason")
+    if reason is not None and type(reason) is not str:
+        return None, f'{filename}: {fn}() "reason" must be a string'
+    return {"route": route, "fallback": plain_fallback,
+            "reason": reason[:MAX_REASON_CHARS] if reason else None}, None
+
+
+def check_route(value: Any, filename: str, fn: str = "router") -> str | None:
     """None when ``value`` may be passed back as a route, else the error to report."""
     if value is None:
         return None
     if type(value) is not str:
         return (
-            f'{filename}: router() must return "provider,model" or None, '
+            f'{filename}: {fn}() must return "provider,model" or None, '
             f"got {type(value).__name__}"
         )
     if len(value) > MAX_ROUTE_CHARS:
         return (
-            f'{filename}: router() must return "provider,model" or None, '
+            f'{filename}: {fn}() must return "provider,model" or None, '
             f"got a str of {len(value)} characters (at most {MAX_ROUTE_CHARS})"
         )
     return None

@@ -19,3 +19,9 @@ class ScriptResult:
     timed_out: bool = False
     #: The script is switched off for a while after repeated timeouts.
     disabled: bool = False
+    #: Routes to try when ``value`` fails, when the script returned a dict naming them.
+    fallback: tuple[str, ...] | None = None
+    #: The script's short reason for its choice (a returned dict's ``"reason"``).
+    reason: str | None = None
+    #: ``on_error`` calls only: the script defines no ``on_error``.
+    missing: bool = False

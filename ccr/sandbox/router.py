@@ -14,7 +14,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ccr.sandbox.policy import MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, MAX_ROUTE_CHARS, truncate
+from ccr.sandbox.policy import (
+    MAX_ERROR_CHARS,
+    MAX_FALLBACK_ROUTES,
+    MAX_OUTPUT_CHARS,
+    MAX_REASON_CHARS,
+    MAX_ROUTE_CHARS,
+    truncate,
+)
 from ccr.sandbox.pool import JSON_ENCODER, ScriptPool, Serve, encode_message
 from ccr.sandbox.result import ScriptResult
 from ccr.sandbox.text import clean_error, clean_output
@@ -63,8 +70,31 @@ class RouterScript(ScriptPool):
 
     # -- calls -----------------------------------------------------------------------------------
 
+    #: False once a call found no ``on_error`` in the script (until the script changes).
+    has_on_error: bool | None = None
+    _on_error_version: int = -1
+
     async def call(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
         """Run ``router(req, config)``; never raises for anything the script does."""
+        return await self._call(req, config, None)
+
+    async def on_error(self, req: dict[str, Any], error: dict[str, Any],
+                       config: dict[str, Any]) -> ScriptResult:
+        """Run the script's optional ``on_error(req, error, config)`` after a target failed
+        before the first byte: its ``value`` is the route to try next, or None (the configured
+        fallback). A script without ``on_error`` is not called again until it changes."""
+        version = self._versions
+        if self.has_on_error is False and self._on_error_version == version:
+            return ScriptResult(value=None, error=None, elapsed_ms=0.0, missing=True)
+        result = await self._call(req, config, error)
+        if result.missing:
+            self.has_on_error, self._on_error_version = False, version
+        elif result.error is None:
+            self.has_on_error = True
+        return result
+
+    async def _call(self, req: dict[str, Any], config: dict[str, Any],
+                    error: dict[str, Any] | None) -> ScriptResult:
         started = time.perf_counter()
         req = with_clock(req)
         fetched: set[str] = set()
@@ -74,7 +104,8 @@ class RouterScript(ScriptPool):
             nonlocal hot
             self._calls += 1
             hot = self._hot if self._calls % _RELEARN_EVERY else frozenset()
-            message, body, lazy = _call_message(version, self.timeout_ms, req, config, hot)
+            message, body, lazy = _call_message(version, self.timeout_ms, req, config, hot,
+                                                error)
             return message, _lazy_server(body, lazy, fetched)
 
         try:
@@ -88,6 +119,8 @@ class RouterScript(ScriptPool):
             return self._result(started, None, trip.error, timed_out=trip.timed_out,
                                 disabled=trip.disabled)
         self._hot = hot | fetched
+        if error is not None and trip.reply.get("missing") is True:
+            return self._result(started, None, None, missing=True)
         return self._finish(started, trip.reply, config)
 
     def _finish(
@@ -97,6 +130,12 @@ class RouterScript(ScriptPool):
         timed_out = reply.get("timed_out") is True
         value, error = reply.get("value"), reply.get("error")
         error = clean_error(truncate(error, MAX_ERROR_CHARS)) if isinstance(error, str) else None
+        fallback: tuple[str, ...] | None = None
+        reason: str | None = None
+        if isinstance(value, dict):
+            value, fallback, reason, problem = _decision_parts(value)
+            if problem is not None:
+                value, error = None, f"{self.name}: {problem}"
         if value is not None:
             if type(value) is not str or len(value) > MAX_ROUTE_CHARS:
                 value, error = None, f"{self.name}: the sandbox sent back an invalid route"
@@ -108,11 +147,15 @@ class RouterScript(ScriptPool):
                 )
         output = reply.get("output")
         output = clean_output(output[: MAX_OUTPUT_CHARS + 40]) if isinstance(output, str) else ""
-        return self._result(started, value, error, output=output, timed_out=timed_out)
+        if value is None:
+            fallback = reason = None
+        return self._result(started, value, error, output=output, timed_out=timed_out,
+                            fallback=fallback, reason=reason)
 
     def _result(
         self, started: float, value: str | None, error: str | None, **extra: Any
     ) -> ScriptResult:
+        extra = {k: v for k, v in extra.items() if v is not None}
         elapsed = (time.perf_counter() - started) * 1000
         result = ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
         self.stats.note(error, timed_out=result.timed_out, disabled=result.disabled)
@@ -129,12 +172,31 @@ def with_clock(req: dict[str, Any]) -> dict[str, Any]:
     return req
 
 
+def _decision_parts(value: dict[str, Any]
+                    ) -> tuple[str | None, tuple[str, ...] | None, str | None, str | None]:
+    """A worker's ``{"route", "fallback", "reason"}`` checked again as untrusted data:
+    ``(route, fallback, reason, problem)``."""
+    route, fallback, reason = value.get("route"), value.get("fallback"), value.get("reason")
+    if route is not None and (type(route) is not str or len(route) > MAX_ROUTE_CHARS):
+        return None, None, None, "the sandbox sent back an invalid route"
+    routes: tuple[str, ...] | None = None
+    if fallback is not None:
+        if not isinstance(fallback, list) or len(fallback) > MAX_FALLBACK_ROUTES or not all(
+                type(r) is str and len(r) <= MAX_ROUTE_CHARS for r in fallback):
+            return None, None, None, "the sandbox sent back an invalid fallback list"
+        routes = tuple(fallback)
+    if reason is not None and type(reason) is not str:
+        return None, None, None, "the sandbox sent back an invalid reason"
+    return route, routes, clean_error(reason[:MAX_REASON_CHARS]) if reason else None, None
+
+
 def _call_message(
     version: int,
     timeout_ms: float,
     req: Mapping[str, Any],
     config: Mapping[str, Any],
     hot: frozenset[str],
+    error: Mapping[str, Any] | None = None,
 ) -> tuple[bytes, Mapping[str, Any], frozenset[str]]:
     """The encoded call message, with big body fields not in ``hot`` left for the worker to
     ask for; also the body and the names of those pending fields."""
@@ -150,6 +212,8 @@ def _call_message(
         body = {}
     message = {"op": "call", "v": version, "t": timeout_ms, "req": req, "lazy": sorted(lazy),
                "config": config}
+    if error is not None:
+        message.update(fn="on_error", error=error)
     return encode_message(message), body, lazy
 
 

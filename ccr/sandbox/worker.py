@@ -11,7 +11,9 @@ Messages in: ``{"op": "load", "v": version, "src": source, "name": file name, "t
 (compile, run the module code once, keep the code) and ``{"op": "call", "v": version,
 "t": timeout_ms, "req": {...}, "lazy": [body keys], "config": {...}}``. While a call runs, the
 worker may ask for a pending body field with ``{"need": key}`` and reads back
-``{"key": key, "value": ...}``. Each message in gets exactly one reply line.
+``{"key": key, "value": ...}``. A call with ``"fn": "on_error"`` and ``"error": {...}`` runs
+the script's optional ``on_error(req, error, config)`` instead (``missing`` in the reply when it
+has none). Each message in gets exactly one reply line.
 
 Transformer files use the same worker: ``load`` with ``"kind": "transformer"`` and
 ``"options": "<JSON text>"`` checks the file's transformer class (the reply names it and its
@@ -39,10 +41,10 @@ from ccr.sandbox.hooks import describe_class, find_class, run_hooks
 from ccr.sandbox.policy import (
     OutputCollector,
     ScriptError,
-    check_route,
     compile_script,
     describe_exception,
     new_globals,
+    plain_decision,
     script_line,
     transformer_globals,
 )
@@ -258,8 +260,14 @@ class Worker:
                 body[key] = PENDING
             req_data["body"] = ReadOnlyDict(body, self._fetch)
         config = msg.get("config")
-        args = (Request(req_data), ReadOnlyDict(config if isinstance(config, dict) else {}))
-        reply = self._run(code, float(msg.get("t", 100)), self._router_act(args), loading=False)
+        config_view = ReadOnlyDict(config if isinstance(config, dict) else {})
+        if msg.get("fn") == "on_error":
+            failure = msg.get("error")
+            act = self._on_error_act((Request(req_data), ReadOnlyDict(
+                failure if isinstance(failure, dict) else {}), config_view))
+        else:
+            act = self._router_act((Request(req_data), config_view))
+        reply = self._run(code, float(msg.get("t", 100)), act, loading=False)
         reply["v"] = self._version
         return reply
 
@@ -275,8 +283,23 @@ class Worker:
                         "define def router(req, config)"}
             if args is None:
                 return {}
-            value = router(*args)
-            problem = check_route(value, self._filename)
+            value, problem = plain_decision(router(*args), self._filename)
+            if problem is not None:
+                return {"error": problem}
+            return {"value": value}
+
+        return act
+
+    def _on_error_act(self, args: tuple[Any, Any, Any]) -> _Act:
+        """``on_error(req, error, config)`` when the script defines it (else ``missing``)."""
+
+        def act(namespace: dict[str, Any], _classes: Any) -> dict[str, Any]:
+            hook = namespace.get("on_error")
+            if not callable(hook):
+                return {"missing": True}
+            value, problem = plain_decision(hook(*args), self._filename, "on_error")
+            if problem is None and isinstance(value, dict):
+                value = value.get("route")
             if problem is not None:
                 return {"error": problem}
             return {"value": value}

@@ -17,9 +17,10 @@ from sanic.response import json as json_response
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
 from ccr.convert.schema import check_messages_request
-from ccr.errors import ApiError, AuthenticationFailed, error_body
+from ccr.engine.shared_health import SharedCooldowns
+from ccr.errors import ApiError, error_body
 from ccr.ledger import BudgetExceeded
-from ccr.server.auth import ANONYMOUS, presented_key
+from ccr.server.auth import ANONYMOUS, RefusalLog, presented_key, refusal
 from ccr.server.chat_completions import handle_chat_completions
 from ccr.server.console import console_blueprint
 from ccr.server.console_guard import is_console_path
@@ -28,6 +29,7 @@ from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.metrics import add_metrics_route, session_view
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
+from ccr.state.cooldowns import Cooldowns
 
 log = logging.getLogger("ccr")
 request_log = logging.getLogger("ccr.requests")
@@ -71,6 +73,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             asyncio.to_thread(cl100k_encoding))
         await state.engine.start()
         await app.ctx.gateway.start()
+        state.engine.resilience.shared = SharedCooldowns(Cooldowns(app.ctx.gateway.store))
         # Output limits learned by one instance hold for every instance sharing the store.
         state.stores.output_limits.share(app.ctx.gateway.store)
         path = state.config.path
@@ -86,15 +89,18 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         await state.engine.aclose()
         await app.ctx.gateway.aclose()
 
+    refusals = RefusalLog()
+
     @app.on_request
     async def _authenticate(request: Request) -> None:
         """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request.
         The console (``/ui``) checks its own admin token instead."""
         auth = app.ctx.gateway.policy(state.config).auth
-        identity = auth.identify(presented_key(request.headers))
+        given = presented_key(request.headers)
+        identity = auth.identify(given)
         if identity is None:
             if request.path not in _OPEN_PATHS and not is_console_path(request.path):
-                raise AuthenticationFailed()
+                raise refusal(given, request.path, refusals)
             identity = ANONYMOUS
         request.ctx.identity = identity
 
@@ -140,6 +146,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "reload_error": state.reload_error,
             "router_script_error": getattr(state.engine.script, "load_error", None),
             "scripts": state.engine.scripts_status(),
+            "provider_health": state.engine.resilience.health.status(
+                state.engine.resilience.providers(state.config)),
             "learned_limits": state.stores.output_limits.snapshot(),
             "pid": os.getpid(),
         })
@@ -149,7 +157,9 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         """A session's last-turn usage and route, for status lines (no transcript reading)."""
         shared = await app.ctx.gateway.session(session_id, request.ctx.identity)
         if shared is not None:
-            return json_response(await session_view(app.ctx.gateway, session_id, shared))
+            view = await session_view(app.ctx.gateway, session_id, shared)
+            view["fallback"] = state.engine.resilience.notes.get(session_id)
+            return json_response(view)
         usage = state.stores.sessions.get(session_id) if (
             request.ctx.identity.client is None or request.ctx.identity.admin) else None
         if usage is None:
@@ -164,7 +174,16 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "turns": usage.turns,
             "route": usage.last_route,
             "updated_at": usage.updated_at,
+            "fallback": state.engine.resilience.notes.get(session_id),
         })
+
+    @app.get("/api/providers")
+    async def _providers(request: Request) -> HTTPResponse:
+        """Each provider's health (keys masked); behind APIKEY like every /api path."""
+        engine = state.engine
+        resilience = engine.resilience
+        return json_response({"providers": resilience.health.status(
+            resilience.providers(engine.config))})
 
     @app.get("/v1/models")
     async def _models(request: Request) -> HTTPResponse:
@@ -197,8 +216,10 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
 
 def error_response(exc: Exception) -> HTTPResponse:
+    headers = {"request-id": request_id()}
     if isinstance(exc, ApiError):
         status, body = exc.status, exc.to_body()
+        headers.update(exc.headers)
     elif isinstance(exc, SanicException):
         status = exc.status_code
         message = str(exc) or "request failed"
@@ -209,7 +230,6 @@ def error_response(exc: Exception) -> HTTPResponse:
         log.exception("internal error")
         status = 500
         body = error_body("api_error", f"internal error in ccr: {type(exc).__name__}")
-    headers = {"request-id": request_id()}
     retry_after = getattr(exc, "retry_after_s", None)
     if isinstance(retry_after, int):
         headers["retry-after"] = str(retry_after)

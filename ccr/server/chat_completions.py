@@ -22,6 +22,7 @@ from sanic.response import json as json_response
 
 from ccr.convert.openai_client import ChunkStream, anthropic_to_chat_completion, chat_to_anthropic
 from ccr.convert.schema import check_messages_request
+from ccr.engine.attempt_loop import route_headers
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError
 from ccr.ledger import BudgetExceeded
@@ -30,7 +31,7 @@ from ccr.protocol import codec
 from ccr.protocol.sse import SSEDecoder
 from ccr.server.auth import ANONYMOUS, Identity
 from ccr.server.gateway import Gateway, Ticket
-from ccr.server.messages import parse_body, request_id
+from ccr.server.messages import answer_headers, parse_body, request_id
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
@@ -44,7 +45,7 @@ DONE = b"data: [DONE]\n\n"
 def openai_error(exc: ApiError) -> HTTPResponse:
     body = {"error": {"message": exc.message, "type": exc.error_type, "param": None,
                       "code": None}}
-    headers = {"x-request-id": request_id()}
+    headers = {"x-request-id": request_id(), **exc.headers}
     retry_after = getattr(exc, "retry_after_s", None)
     if isinstance(retry_after, int):
         headers["retry-after"] = str(retry_after)
@@ -121,15 +122,16 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
         exchange = await engine.open(client_request, decision)
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
         added_s = time.monotonic() - started - (exchange.outcome.upstream_latency_s or 0)
+        headers = answer_headers(exchange, decision, line)
         if not exchange.ctx.stream:
             message = await exchange.json()
             first_byte_s = time.monotonic() - started
             return json_response(anthropic_to_chat_completion(message, model=model_name),
-                                 headers={"x-request-id": request_id()})
+                                 headers={"x-request-id": request_id(), **headers})
         response = await request.respond(
             content_type="text/event-stream; charset=utf-8",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no",
-                     "x-request-id": request_id()},
+                     "x-request-id": request_id(), **headers},
         )
         chunks = ChunkStream(model=model_name, include_usage=include_usage)
         decoder = SSEDecoder()
@@ -152,6 +154,10 @@ async def handle_chat_completions(state: AppState, request: Request) -> HTTPResp
     except ApiError as exc:
         status = exc.status
         line["error"] = exc.message
+        if decision is not None and "x-ccr-route" not in exc.headers:
+            exc.headers.update(route_headers(decision.route, None, None))
+        exc.headers.setdefault("x-ccr-attempts", "0")  # refused before any upstream call
+        line["attempts"] = exc.headers["x-ccr-attempts"]
         return openai_error(exc)
     except BaseException as exc:
         status = 499 if not isinstance(exc, Exception) else 500

@@ -13,12 +13,14 @@ from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
 from ccr.convert.schema import check_messages_request
+from ccr.engine.attempt_loop import AnsweredExchange, attempts_line, route_headers
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError, InvalidRequest
 from ccr.logs import request_line
 from ccr.protocol import codec
 from ccr.protocol.limits import depth_exceeds, too_deep_message
 from ccr.protocol.sse import encode_event
+from ccr.routing.decide import Decision
 from ccr.server.auth import ANONYMOUS, Identity
 from ccr.server.gateway import Gateway, Ticket
 from ccr.server.state import AppState
@@ -79,6 +81,24 @@ class Pinger:
         self.task.cancel()
 
 
+def answer_headers(exchange: AnsweredExchange, decision: Decision,
+                   line: dict[str, Any]) -> dict[str, str]:
+    """The ``x-ccr-*`` headers of an answer; the attempts (and a fallback) go on the log line."""
+    headers = exchange.headers
+    if decision.reason:
+        headers["x-ccr-reason"] = _header_text(decision.reason)
+    line["attempts"] = headers["x-ccr-attempts"]
+    if "x-ccr-fallback-from" in headers:
+        line.update(route=exchange.route.name, fallback_from=decision.route.name)
+    line["tried"] = attempts_line(exchange.attempts)
+    return headers
+
+
+def _header_text(text: str) -> str:
+    """One line of printable latin-1, as an HTTP header value must be."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:200]
+
+
 async def handle_messages(state: AppState, request: Request) -> HTTPResponse | None:
     started = time.monotonic()
     state.stats.requests += 1
@@ -113,19 +133,22 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
             line["client"] = identity.client
         if decision.script_error:
             line["script_error"] = decision.script_error
+        if decision.reason:
+            line["reason"] = decision.reason
         exchange = await engine.open(client_request, decision)
         if exchange.agent_name:
             line["agent"] = exchange.agent_name
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
         added_s = time.monotonic() - started - (exchange.outcome.upstream_latency_s or 0)
+        headers = answer_headers(exchange, decision, line)
         if not exchange.ctx.stream:
             message = await exchange.json()
             first_byte_s = time.monotonic() - started
-            return json_response(message, headers={"request-id": request_id()})
+            return json_response(message, headers={"request-id": request_id(), **headers})
         response = await request.respond(
             content_type="text/event-stream; charset=utf-8",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no",
-                     "request-id": request_id()},
+                     "request-id": request_id(), **headers},
         )
         pinger = Pinger(response, exchange.ping_interval_s)
         try:
@@ -142,6 +165,11 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
     except ApiError as exc:
         status = exc.status
         line["error"] = exc.message
+        if decision is not None and "x-ccr-route" not in exc.headers:
+            exc.headers.update(route_headers(decision.route, None, None))
+        exc.headers.setdefault("x-ccr-attempts", "0")  # refused before any upstream call
+        if "x-ccr-attempts" in exc.headers:
+            line["attempts"] = exc.headers["x-ccr-attempts"]
         raise
     except BaseException as exc:
         status = 499 if not isinstance(exc, Exception) else 500

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccr.config.model import Config
 from ccr.config.validate import InvalidConfig
-from ccr.errors import ApiError
+from ccr.errors import TransformerFailed
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.registry import BUILTINS, Factory
 
@@ -155,7 +155,7 @@ class CustomTransformer(AsyncTransformer):
             ctx.state[self._skip_key] = True
             log.warning("%s (skipped for the rest of this request: on_error is \"skip\")", what)
             return None
-        raise ApiError(what, 500)
+        raise TransformerFailed(what, 500)
 
 
 @dataclass(frozen=True)
