@@ -227,3 +227,20 @@ def test_an_openai_client_reaches_a_responses_api_provider(make_ccr: MakeCcr) ->
     assert reasoning_text == "Need the weather."
     assert calls[0].id == "call_w" and calls[0].function.name == "get_weather"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+
+
+def test_a_failing_route_falls_back_as_for_messages(make_ccr: MakeCcr, fake: FakeUpstream) -> None:
+    config = fake_config(fake, fallback={"default": ["fake,fake-model-large"]})
+    server = make_ccr(config)
+
+    def answer(request: Any) -> Any:
+        if request.body and request.body.get("model") == "fake-model":
+            return error(503, {"error": {"message": "down"}})
+        return text("from the fallback")
+
+    fake.handler = answer
+    response = _client(server).chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "x"}])
+    assert response.parse().choices[0].message.content == "from the fallback"
+    assert response.headers["x-ccr-route"] == "fake,fake-model-large"
+    assert response.headers["x-ccr-fallback-from"] == "fake,fake-model"
