@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
+from ccr.config.gateway import GatewaySettings
+from ccr.config.records import RecordSettings
 from ccr.config.resilience import Resilience
 
 DEFAULT_HOST = "127.0.0.1"
@@ -118,6 +120,10 @@ class Config:
     claude_path: str | None = None
     #: Named client keys (``APIKEYS``) are configured: clients must send one of them.
     has_client_keys: bool = False
+    #: The team gateway: client keys, budgets, prices, the state store and the ledger.
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    #: ``RECORD``: write each request to ``<CCR_HOME>/records``.
+    record: RecordSettings = field(default_factory=RecordSettings)
     #: ``(key path, message)`` for what ccr ignores: unknown keys, CCR features it lacks.
     warnings: tuple[tuple[str, str], ...] = ()
     #: Fallback lists, retries, cooldowns and limits (see :mod:`ccr.config.resilience`).
