@@ -237,7 +237,7 @@ def _transformer_names(provider: dict[str, Any]) -> list[str]:
 
 def summary(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """The Router and providers as shown by ``ccr model show --json`` (no secrets)."""
-    router = data.get("Router") if isinstance(data.get("Router"), dict) else {}
+    router = data["Router"] if isinstance(data.get("Router"), dict) else {}
     providers = []
     for p in providers_of(dict(data)):
         key, key_set = key_info(p.get("api_key"))
@@ -518,7 +518,7 @@ def _menu(target: _Target) -> None:
 
 
 def _menu_choices(questionary: Any, data: dict[str, Any]) -> list[Any]:
-    router = data.get("Router") if isinstance(data.get("Router"), dict) else {}
+    router = data["Router"] if isinstance(data.get("Router"), dict) else {}
     choices: list[Any] = [questionary.Separator("── Router slots ──")]
     for slot in ROUTE_SLOTS:
         choices.append(questionary.Choice(f"{slot:<13}{router.get(slot) or _NOT_SET}",
