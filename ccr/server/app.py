@@ -148,7 +148,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.post("/v1/messages/count_tokens")
     async def _count_tokens(request: Request) -> HTTPResponse:
         body = parse_body(request)
-        return json_response({"input_tokens": state.tokens.count_request(body)})
+        return json_response({"input_tokens": await state.tokens.acount_request(body)})
 
     @app.post("/v1/messages")
     async def _messages(request: Request) -> HTTPResponse | None:

@@ -141,6 +141,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         _validate_messages_body(body)
         if not config.has_providers:
             raise ApiError(no_provider_message(state), 400)
+        await state.tokens.acount_request(body)  # a cold count encodes off the event loop
         ctx = build_context(
             body, request.headers, router=config.router, tokens=state.tokens,
             sessions=state.sessions, projects=state.projects, router_for=runtime.router_for,
