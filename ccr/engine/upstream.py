@@ -25,6 +25,9 @@ from ccr.protocol import codec
 from ccr.protocol.http import HttpRequest
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+#: Upstream connections one server process may hold open at once (beyond it, requests wait
+#: for a free connection); all of them may stay idle in the pool between requests.
+MAX_CONNECTIONS = 512
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,10 @@ class Upstream:
 
     def __init__(self, timeouts: Timeouts, *, proxy_url: str | None = None) -> None:
         self.timeouts = timeouts
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
+        # Every connection a burst of concurrent streams opened stays pooled for the next burst
+        # (aiohttp keeps idle connections up to the total limit); none is reopened per request.
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS,
+                              max_keepalive_connections=MAX_CONNECTIONS)
         self._client = httpx.AsyncClient(
             # The first byte is bounded by first_byte_s (in open) and the gaps in a body by
             # idle_s (the exchange's read loop); the transport's own read timeout only backs
