@@ -19,7 +19,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 class ServeProcess:
     def __init__(self, *, home: Path, config_path: Path | None = None,
-                 env: dict[str, str] | None = None, start_timeout_s: float = 20.0) -> None:
+                 env: dict[str, str] | None = None, start_timeout_s: float = 20.0,
+                 args: list[str] | None = None) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.port = free_port()
@@ -29,6 +30,7 @@ class ServeProcess:
         argv = [sys.executable, "-m", "ccr", "serve", "--port", str(self.port)]
         if config_path is not None:
             argv += ["--config", str(config_path)]
+        argv += args or []
         self.output_path = home.parent / f"serve-{self.port}.out"
         with open(self.output_path, "wb") as output:
             self.proc = subprocess.Popen(argv, cwd=PROJECT, env=environ, stdout=output,

@@ -28,6 +28,13 @@ import typer
 
 from ccr.config import ccr_home, is_loopback_host, load_config
 from ccr.errors import ConfigError
+from ccr.service.workers import (
+    Supervisor,
+    listening_socket,
+    resolve_workers,
+    worker_command,
+    worker_number,
+)
 
 ConfigOption = Annotated[
     Path | None,
@@ -50,6 +57,9 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on (overrides HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (overrides PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes sharing the port (overrides WORKERS; 0 = one per core).",
+        min=0)] = None,
 ) -> None:
     """Run ccr in the foreground (SIGTERM/Ctrl-C let open streams finish, then exit).
 
@@ -78,6 +88,9 @@ def serve(
         raise typer.Exit(2)
     home = ccr_home()
     setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
+    count = resolve_workers(workers, cfg.raw.get("WORKERS"))
+    if count > 1 and worker_number() is None:
+        raise typer.Exit(_supervise(config, home, bind_host, bind_port, count))
     state = AppState(runtime=runtime, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
@@ -89,13 +102,35 @@ def serve(
             log.warning(no_provider_message(state))
 
     try:
-        _run(_serve_until_signalled(app, state, bind_host, bind_port, ready))
+        sock = (listening_socket(bind_host, bind_port, reuse_port=True)
+                if worker_number() is not None else None)
+        _run(_serve_until_signalled(app, state, bind_host, bind_port, ready, sock=sock))
     except OSError as exc:
         typer.echo(f"ccr: cannot listen on {bind_host}:{bind_port}: {exc.strerror or exc}",
                    err=True)
         sys.exit(1)
     finally:
         # A PID file ``ccr start`` wrote for this process is stale from now on.
+        remove_record(home, pid=os.getpid())
+
+
+def _supervise(config: Path | None, home: Path, host: str, port: int, count: int) -> int:
+    """Run ``count`` worker processes on ``host:port`` (see :mod:`ccr.service.workers`)."""
+    from ccr.service.daemon import remove_record
+
+    try:  # held, bound but not listening, while the workers run: the port stays ours
+        probe = listening_socket(host, port, reuse_port=True, listen=False)
+    except OSError as exc:
+        typer.echo(f"ccr: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        return 1
+    try:
+        port = probe.getsockname()[1]
+        log.info("ccr listening on http://%s:%d with %d worker processes (pid %d)", host, port,
+                 count, os.getpid())
+        command = worker_command(str(config) if config else None, host, port)
+        return Supervisor(command, count).run()
+    finally:
+        probe.close()
         remove_record(home, pid=os.getpid())
 
 
@@ -137,13 +172,15 @@ class _StopSignals:
 
 
 async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
-                                 ready: Callable[[], None]) -> None:
+                                 ready: Callable[[], None], sock: Any = None) -> None:
     from ccr.service.daemon import shutdown_timeout_ms
 
     signals = _StopSignals(asyncio.get_running_loop())
     try:
+        where: dict[str, Any] = {"sock": sock} if sock is not None else {"host": host,
+                                                                          "port": port}
         server = await app.create_server(
-            host=host, port=port, return_asyncio_server=True, access_log=False,
+            **where, return_asyncio_server=True, access_log=False,
             asyncio_server_kwargs={"start_serving": False},
         )
         assert server is not None

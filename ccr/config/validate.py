@@ -452,7 +452,7 @@ def _example_route(config: Config, written: str) -> str:
 _TUNING_KEYS = (
     ("CONNECT_TIMEOUT_MS", 1), ("STREAM_IDLE_TIMEOUT_MS", 1), ("PING_INTERVAL_MS", 1),
     ("SHUTDOWN_TIMEOUT_MS", 0), ("CUSTOM_ROUTER_TIMEOUT_MS", 1), ("CUSTOM_ROUTER_MEMORY_MB", 16),
-    ("CUSTOM_ROUTER_WORKERS", 1),
+    ("CUSTOM_ROUTER_WORKERS", 1), ("WORKERS", 0),
 )
 
 

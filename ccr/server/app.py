@@ -21,6 +21,7 @@ from ccr.errors import ApiError, AuthenticationFailed, error_body
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
+from ccr.service.workers import server_pid, worker_number
 
 log = logging.getLogger("ccr")
 request_log = logging.getLogger("ccr.requests")
@@ -99,6 +100,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _root(request: Request) -> HTTPResponse:
         return json_response({"name": "ccr", "version": __version__, "status": "ok"})
 
+    worker = worker_number()
+
     @app.get("/health")
     async def _health(request: Request) -> HTTPResponse:
         return json_response({
@@ -112,7 +115,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "reloads": state.reloads,
             "reload_error": state.reload_error,
             "router_script_error": getattr(state.runtime.script, "load_error", None),
-            "pid": os.getpid(),
+            "pid": server_pid(),
+            **({"worker": worker, "worker_pid": os.getpid()} if worker else {}),
         })
 
     @app.get("/api/sessions/<session_id>")
