@@ -13,7 +13,7 @@ import sys
 import threading
 from types import FrameType
 
-from tests.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream
 
 
 def _use_uvloop() -> bool:

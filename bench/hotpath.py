@@ -18,10 +18,11 @@ from ccr.config import parse_config
 from ccr.context.sessions import session_id_from
 from ccr.context.tokens import TokenCounter
 from ccr.convert.request import anthropic_to_openai
+from ccr.engine.engine import Engine
+from ccr.engine.request import ClientRequest
 from ccr.protocol import codec
 from ccr.routing.context import RequestContext, public_headers
 from ccr.routing.decide import decide
-from ccr.server.state import Runtime
 from ccr.transformers.base import TransformContext
 
 
@@ -35,8 +36,8 @@ def _median_us(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(samples) * 1e6
 
 
-async def _decide_median_us(ctx: RequestContext, runtime: Runtime, runs: int) -> float:
-    config = runtime.config
+async def _decide_median_us(ctx: RequestContext, engine: Engine, runs: int) -> float:
+    config = engine.config
     await decide(ctx, config)
     samples = []
     for _ in range(runs):
@@ -46,14 +47,25 @@ async def _decide_median_us(ctx: RequestContext, runtime: Runtime, runs: int) ->
     return statistics.median(samples) * 1e6
 
 
+async def _route_median_us(request: ClientRequest, engine: Engine, runs: int) -> float:
+    """The whole of ``Engine.route``: context (warm token count, session) plus the rules."""
+    await engine.route(request)
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await engine.route(request)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1e6
+
+
 def measure(
     body: dict[str, Any], headers: dict[str, str], config: dict[str, Any], runs: int = 1000
 ) -> dict[str, float]:
     """Median microseconds of each hot-path step on ``body`` (and their sum)."""
-    runtime = Runtime.build(parse_config(config, env={}))
-    route_provider = runtime.config.providers[0]
+    engine = Engine.build(parse_config(config, env={}))
+    route_provider = engine.config.providers[0]
     model = route_provider.models[0]
-    chain = runtime.chains[(route_provider.name, model)]
+    chain = engine.chains[(route_provider.name, model)]
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     counter = TokenCounter()
     tokens = counter.count_request(body)
@@ -61,7 +73,7 @@ def measure(
         body=body,
         headers=public_headers(headers),
         token_count=tokens,
-        router=runtime.config.router,
+        router=engine.config.router,
         session_id=session_id_from(headers, body),
     )
     tctx = TransformContext(provider=route_provider, model=model,
@@ -77,7 +89,7 @@ def measure(
         "TokenCounter.count_request (warm)": _median_us(
             lambda: counter.count_request(body), runs
         ),
-        "routing rules (decide)": asyncio.run(_decide_median_us(ctx, runtime, runs)),
+        "routing rules (decide)": asyncio.run(_decide_median_us(ctx, engine, runs)),
         "anthropic_to_openai": _median_us(lambda: anthropic_to_openai(body, model), runs),
         "chain.request (strip_extensions, headers)": _median_us(
             lambda: chain.request(unified, tctx), runs
@@ -88,4 +100,8 @@ def measure(
         ),
     }
     steps["sum of the steps"] = sum(steps.values())
+    # the same routing work as one call, as the server makes it (not part of the sum)
+    steps["Engine.route (context + rules)"] = asyncio.run(
+        _route_median_us(ClientRequest(body, headers), engine, runs)
+    )
     return steps

@@ -18,9 +18,9 @@ import httpx
 
 from ccr.config import parse_config
 from ccr.engine.converted import ConvertedExchange
+from ccr.engine.engine import Engine
 from ccr.engine.roundtrip import Outcome
 from ccr.routing.context import Route
-from ccr.server.state import Runtime
 from ccr.transformers.base import TransformContext
 
 CONFIG: dict[str, Any] = {
@@ -62,7 +62,7 @@ class _Body(httpx.AsyncByteStream):
             yield part
 
 
-def exchange(runtime: Runtime, parts: list[bytes]) -> ConvertedExchange:
+def exchange(runtime: Engine, parts: list[bytes]) -> ConvertedExchange:
     provider = runtime.config.providers[0]
     route = Route(provider, "fake-model", "default")
     ctx = TransformContext(provider=provider, model="fake-model", stream=True,
@@ -73,7 +73,7 @@ def exchange(runtime: Runtime, parts: list[bytes]) -> ConvertedExchange:
                              chain=runtime.chains[(provider.name, "fake-model")])
 
 
-async def one_stream(runtime: Runtime, parts: list[bytes]) -> bytes:
+async def one_stream(runtime: Engine, parts: list[bytes]) -> bytes:
     out = []
     async for data in exchange(runtime, parts).events():
         out.append(data)
@@ -81,7 +81,7 @@ async def one_stream(runtime: Runtime, parts: list[bytes]) -> bytes:
 
 
 async def measure(chunks: int, runs: int, reads: int) -> dict[str, float]:
-    runtime = Runtime.build(parse_config(CONFIG, env={}))
+    runtime = Engine.build(parse_config(CONFIG, env={}))
     parts = openai_stream(chunks, reads=reads)
     await one_stream(runtime, parts)
     samples = []

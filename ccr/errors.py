@@ -1,4 +1,4 @@
-"""Errors as values: every failure a client can see carries its Anthropic status and type.
+"""One family of errors: every failure a client can see carries its Anthropic status and type.
 
 The server turns any :class:`ApiError` into ``{"type": "error", "error": {...}}`` in one place,
 so modules raise these instead of building response bodies themselves.
@@ -30,7 +30,11 @@ def error_type_for_status(status: int) -> str:
     return "api_error"
 
 
-class ApiError(Exception):
+class CcrError(Exception):
+    """The base of every error ccr raises on purpose; anything else is a bug."""
+
+
+class ApiError(CcrError):
     """A failure the client sees, with the HTTP status and Anthropic error type to send."""
 
     def __init__(self, message: str, status: int = 500, error_type: str | None = None) -> None:
@@ -54,7 +58,7 @@ class AuthenticationFailed(ApiError):
         super().__init__(message, 401, "authentication_error")
 
 
-class ConfigError(Exception):
+class ConfigError(CcrError):
     """The configuration cannot be used; the message names the key path and what to fix."""
 
     def __init__(self, message: str, *, path: str | None = None, file: str | None = None) -> None:

@@ -2,52 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 
-from tests.ccr_server import CcrServer
-from tests.fake_upstream import FakeUpstream
-
-# Helper modules assert too; show their values on failure as pytest does for test modules.
-pytest.register_assert_rewrite("tests.cli_helpers", "tests.route_helpers", "tests.gateway_client")
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CLAUDE_CODE_FIXTURES = SHARED / "fixtures" / "claude-code"
-
-MakeCcr = Callable[..., CcrServer]
-
-
-def fake_config(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:
-    """A CCR-style config whose only provider is the fake upstream."""
-    config: dict[str, Any] = {
-        "Providers": [{
-            "name": "fake",
-            "api_base_url": fake.chat_url,
-            "api_key": "sk-fake-upstream-key",
-            "models": ["fake-model", "fake-model-large"],
-        }],
-        "Router": {"default": "fake,fake-model"},
-        "LOG": False,
-    }
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
-    return config
-
-
-def claude_code_fixture(name: str) -> dict[str, Any]:
-    """One recorded Claude Code request; skips the test where the shared data is absent."""
-    path = CLAUDE_CODE_FIXTURES / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"shared fixture {name} not available")
-    return json.loads(path.read_text())
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
 
 
 @pytest.fixture

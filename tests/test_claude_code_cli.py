@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 
-from tests.cli_helpers import find_claude
-from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
-from tests.serve_process import ServeProcess
+from tests.support.cli_helpers import CLI_VERSION, find_claude
+from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
+from tests.support.serve_process import ServeProcess
 
 pytestmark = pytest.mark.cli
 
-CLI_VERSION = "2.1.197"
 PROVIDER_KEY = "sk-fake-upstream"
 TOOL_OUTPUT = "hi-from-tool"
 GREETING = {"command": f"echo {TOOL_OUTPUT}", "description": "Print a greeting"}

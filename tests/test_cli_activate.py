@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from ccr.cli.activate import Shell, merge_no_proxy, quote
 from ccr.cli.main import app
-from tests.cli_helpers import CcrHome, start
+from tests.support.cli_helpers import CcrHome, start
 
 TRICKY = "it's a \"key\" with $HOME, `cmd`, \\ and spaces"
 #: TRICKY as written in a config, where ``$$`` is a literal ``$``.
@@ -112,7 +112,7 @@ def test_activating_twice_still_restores_the_original_no_proxy(ccr: CcrHome) -> 
 
 
 def test_a_running_server_address_wins_over_the_config(ccr: CcrHome) -> None:
-    from tests.ccr_server import free_port
+    from tests.support.ccr_server import free_port
 
     port = free_port()
     start(ccr, "--port", str(port))

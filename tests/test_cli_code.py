@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli_helpers import CcrHome, alive, start, wait_dead
+from tests.support.cli_helpers import CcrHome, alive, start, wait_dead
 
 FAKE_CLAUDE = r'''#!{python}
 import json, os, signal, sys, time, urllib.request

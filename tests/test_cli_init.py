@@ -14,7 +14,7 @@ from ccr.cli.init import STARTER_KEY_VARIABLE
 from ccr.cli.main import app
 from ccr.config import has_comments, list_backups, load_config
 from ccr.errors import ConfigError
-from tests.serve_process import ServeProcess
+from tests.support.serve_process import ServeProcess
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from ccr.cli.main import app
 from ccr.config import has_comments, list_backups, load_config
-from tests.serve_process import ServeProcess
+from tests.support.serve_process import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_VAR = "CCR_TEST_PROVIDER_KEY"

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ccr_server import free_port
-from tests.cli_helpers import CcrHome, alive, start, wait_dead
+from tests.support.ccr_server import free_port
+from tests.support.cli_helpers import CcrHome, alive, start, wait_dead
 
 RECORD_KEYS = {"pid", "port", "host", "started_at", "config"}
 

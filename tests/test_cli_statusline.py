@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 from ccr.cli.main import app
 from ccr.cli.statusline import Settings, fetch_usage
-from tests.ccr_server import CcrServer, free_port
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, Usage, text
+from tests.support.ccr_server import CcrServer, free_port
+from tests.support.fake_upstream import FakeUpstream, Usage, text
+from tests.support.fixtures import MakeCcr, fake_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT, CACHED, COMPLETION = 1234, 200, 56

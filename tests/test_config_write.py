@@ -20,6 +20,7 @@ from ccr.config import (
     write_config,
 )
 from ccr.errors import ConfigError
+from ccr.transformers import check_chains
 
 ENV = {"TEST_PROVIDER_KEY": "sk-test-value"}
 
@@ -97,7 +98,7 @@ def test_unknown_transformer_is_refused_as_the_server_would(path: Path) -> None:
     data["Providers"][0]["transformer"] = {"use": ["no-such-transformer"]}
 
     with pytest.raises(ConfigError, match="no-such-transformer"):
-        write_config(path, data, env=ENV)
+        write_config(path, data, env=ENV, check=check_chains)
 
     assert not path.exists()
 

@@ -12,7 +12,7 @@ import pytest
 from ccr.convert.common import is_generated_signature
 from ccr.convert.stream import StreamConverter
 from ccr.errors import ApiError
-from tests.anthropic_stream_check import StreamViolation, check_stream, sdk_final_message
+from tests.support.anthropic_stream_check import StreamViolation, check_stream, sdk_final_message
 
 # --- chunk builders ---------------------------------------------------------------------------
 

@@ -24,18 +24,19 @@ import pytest
 
 from ccr.config import parse_config
 from ccr.config.model import Provider
+from ccr.engine.engine import Engine
+from ccr.engine.readahead import read_ahead
 from ccr.errors import ConfigError
 from ccr.sandbox import RouterScript
 from ccr.sandbox.policy import OutputCollector, compile_script, transformer_globals
-from ccr.server.state import Runtime
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.chain import Chain, build_chains
-from ccr.transformers.custom import AsyncTransformer, read_ahead
+from ccr.transformers.custom import AsyncTransformer
 from ccr.transformers.registry import lookup
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, raw_chunks, text
-from tests.gateway_client import Sdk, last_chat, sse_events
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream, raw_chunks, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk, last_chat, sse_events
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -92,8 +93,8 @@ def _serve(make_ccr: MakeCcr, fake: FakeUpstream, tmp_path: Path, source: str,
     return Sdk.on(make_ccr(_config(fake, path, use or [name], **entry)))
 
 
-def _build(config: dict[str, Any]) -> Runtime:
-    return Runtime.build(parse_config(config, env={}))
+def _build(config: dict[str, Any]) -> Engine:
+    return Engine.build(parse_config(config, env={}))
 
 
 def _post(server: CcrServer, **body: Any) -> httpx.Response:
@@ -445,8 +446,8 @@ def test_example_config_loads_with_its_transformer_in_place(
     plugins.mkdir(parents=True)
     shutil.copy(EXAMPLES / "transformers" / "redact_emails.py", plugins)
     raw = json.loads((EXAMPLES / "config-custom-transformer.json").read_text())
-    runtime = Runtime.build(parse_config(raw, env={"DEEPSEEK_API_KEY": "sk-test"}))
-    chain = runtime.chains[("deepseek", "deepseek-chat")]
+    engine = Engine.build(parse_config(raw, env={"DEEPSEEK_API_KEY": "sk-test"}))
+    chain = engine.chains[("deepseek", "deepseek-chat")]
     assert [t.name for t in chain.transformers] == ["deepseek", "redact-emails", "tooluse"]
 
 

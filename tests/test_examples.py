@@ -10,7 +10,7 @@ import json5
 import pytest
 
 from ccr.config import load_config
-from ccr.server.state import Runtime
+from ccr.engine.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
@@ -39,8 +39,8 @@ def test_example_config_loads_and_builds(path: Path, tmp_path: Path,
     config = load_config(path)
     assert config.providers
     assert config.resolve(config.router.default or "") is not None
-    runtime = Runtime.build(config)
-    assert set(runtime.chains) == {(p.name, m) for p in config.providers for m in p.models}
+    engine = Engine.build(config)
+    assert set(engine.chains) == {(p.name, m) for p in config.providers for m in p.models}
 
 
 def test_every_example_names_its_variables_instead_of_literal_keys() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fake_upstream import (
+from tests.support.fake_upstream import (
     Call,
     FakeUpstream,
     Usage,

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 import ccr
-from tests.anthropic_stream_check import check_stream
-from tests.ccr_server import CcrServer, free_port
-from tests.conftest import MakeCcr
-from tests.fake_upstream import FakeUpstream, Reply, error, raw_chunks, text
-from tests.gateway_client import Sdk, sse_events
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.ccr_server import CcrServer, free_port
+from tests.support.fake_upstream import FakeUpstream, Reply, error, raw_chunks, text
+from tests.support.fixtures import MakeCcr
+from tests.support.gateway_client import Sdk, sse_events
 
 PROVIDER_KEY = "fake-provider-secret-0123456789"  # deliberately not shaped like a known key
 API_TIMEOUT_MS = 400

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from anthropic.types.beta import BetaMessage
 
-from tests.anthropic_stream_check import check_stream
-from tests.ccr_server import CcrServer
-from tests.conftest import CLAUDE_CODE_FIXTURES, MakeCcr, claude_code_fixture, fake_config
-from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, Usage, text, tool_calls
-from tests.gateway_client import Sdk, last_chat
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, Usage, text, tool_calls
+from tests.support.fixtures import CLAUDE_CODE_FIXTURES, MakeCcr, claude_code_fixture, fake_config
+from tests.support.gateway_client import Sdk, last_chat
 
 _DROPPED_HEADERS = {"content-length", "host", "accept-encoding"}
 HEAD_FIXTURE = "00-HEAD-root-connectivity-check"

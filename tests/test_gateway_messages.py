@@ -3,8 +3,8 @@ OpenAI upstream, and both sides are checked: what the client gets back, and what
 was sent (converted request, chosen route).
 
 Every streamed answer is also captured byte for byte and run through the strict protocol
-validator (see :mod:`tests.gateway_client`), since the SDK tolerates mistakes that make Claude
-Code fail a turn.
+validator (see :mod:`tests.support.gateway_client`), since the SDK tolerates mistakes that make
+Claude Code fail a turn.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import anthropic
 import pytest
 from anthropic.types import Message
 
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import (
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import (
     Call,
     FakeUpstream,
     Usage,
@@ -28,7 +27,8 @@ from tests.fake_upstream import (
     text,
     tool_calls,
 )
-from tests.gateway_client import Ask, Sdk, last_chat, provider_key, request_body
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Ask, Sdk, last_chat, provider_key, request_body
 
 # --------------------------------------------------------------------------------------------
 # Fixtures

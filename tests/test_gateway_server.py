@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from ccr.logs import LOGGER_NAME, REQUEST_LOG_FILE, setup_logging
-from tests.ccr_server import CcrServer, free_port
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, Usage, text
-from tests.gateway_client import Sdk, provider_key
-from tests.serve_process import ServeProcess
+from tests.support.ccr_server import CcrServer, free_port
+from tests.support.fake_upstream import FakeUpstream, Usage, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk, provider_key
+from tests.support.serve_process import ServeProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLIENT_KEY = "router-client-token-5f1c9a"
@@ -215,7 +215,7 @@ def test_streamed_turn_records_the_session_usage(fake: FakeUpstream, ccr: CcrSer
 
     Sdk.on(ccr).stream(extra_headers={SESSION_HEADER: sid})
 
-    usage = _wait_for(lambda: ccr.state.sessions.get(sid))
+    usage = _wait_for(lambda: ccr.state.stores.sessions.get(sid))
     assert usage is not None
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens) == (
         2000, 3000, 120)

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.anthropic_stream_check import check_stream
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, Usage, Verbatim, raw_chunks, text
-from tests.gateway_client import Sdk, sse_events
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream, Usage, Verbatim, raw_chunks, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk, sse_events
 
 STREAM_REQUEST: dict[str, Any] = {
     "model": "claude-sonnet-5",

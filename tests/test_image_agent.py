@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MakeCcr
-from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, Usage, text, tool_calls
-from tests.gateway_client import Sdk
+from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, Usage, text, tool_calls
+from tests.support.fixtures import MakeCcr
+from tests.support.gateway_client import Sdk
 
 PNG = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoAAAANSUhEUg=="}
 VISION_ANSWER = "A red square with the word HELLO."

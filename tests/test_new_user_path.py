@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.ccr_server import free_port
-from tests.cli_helpers import find_claude
-from tests.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
-from tests.test_claude_code_cli import CLI_VERSION
+from tests.support.ccr_server import free_port
+from tests.support.cli_helpers import CLI_VERSION, find_claude
+from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
 
 pytestmark = pytest.mark.cli
 

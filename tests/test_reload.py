@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from ccr.config import parse_config
+from ccr.engine.engine import Engine
 from ccr.protocol.sse import SSEDecoder
-from ccr.server.state import Runtime
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream, text
-from tests.serve_process import ServeProcess
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fixtures import fake_config
+from tests.support.serve_process import ServeProcess
 
 
 @pytest.fixture
@@ -128,16 +128,16 @@ class _Closable:
         self.closed = True
 
 
-def test_a_replaced_runtime_closes_only_after_its_last_request() -> None:
-    runtime = Runtime.build(parse_config({}, env={}))
-    script = runtime.script = _Closable()
-    runtime.in_flight = 1
+def test_a_replaced_engine_closes_only_after_its_last_request() -> None:
+    engine = Engine.build(parse_config({}, env={}))
+    script = engine.script = _Closable()  # type: ignore[assignment]
+    engine.in_flight = 1
 
     async def scenario() -> list[bool]:
-        retiring = asyncio.ensure_future(runtime.retire(poll_s=0.01))
+        retiring = asyncio.ensure_future(engine.retire(poll_s=0.01))
         await asyncio.sleep(0.05)
         seen = [script.closed]
-        runtime.in_flight = 0
+        engine.in_flight = 0
         await asyncio.wait_for(retiring, 1)
         return [*seen, script.closed]
 

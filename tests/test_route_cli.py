@@ -1,6 +1,6 @@
 """``ccr route --dry-run`` as a user runs it: a subprocess on request files, with a router script.
 
-The helpers that run it and read its rows are in :mod:`tests.route_helpers`.
+The helpers that run it and read its rows are in :mod:`tests.support.route_helpers`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.route_helpers import (
+from tests.support.route_helpers import (
     CLAUDE_CODE_FIXTURES,
     DEFAULT_ROUTE,
     message,

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, Usage, text
-from tests.route_helpers import (
+from tests.support.fake_upstream import FakeUpstream, Usage, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.route_helpers import (
     DEFAULT_ROUTE,
     PROJECT,
     message,

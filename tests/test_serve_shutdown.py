@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ccr_server import free_port
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream, text
+from tests.support.ccr_server import free_port
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fixtures import fake_config
 
 STREAM_BODY = {
     "model": "fake,fake-model",

@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from ccr.service.workers import resolve_workers
-from tests.ccr_server import free_port
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream, text
-from tests.serve_process import PROJECT, ServeProcess
+from tests.support.ccr_server import free_port
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fixtures import fake_config
+from tests.support.serve_process import PROJECT, ServeProcess
 
 STREAM_BODY = {
     "model": "fake,fake-model", "max_tokens": 64, "stream": True,

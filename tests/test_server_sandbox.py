@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream
-from tests.route_helpers import PROJECT, route_rows, run_route, write_json, write_script
-from tests.serve_process import ServeProcess
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.route_helpers import PROJECT, route_rows, run_route, write_json, write_script
+from tests.support.serve_process import ServeProcess
 
 SHARED_HOSTILE = PROJECT.parent / "shared" / "hostile"
 
@@ -323,7 +323,7 @@ def test_a_hostile_script_ends_in_the_default_route_with_a_readable_error(
     server: CcrServer = make_ccr(fake_config(fake, CUSTOM_ROUTER_PATH=str(script)))
     state = server.state
     raw, routes, seen_by_scripts = (copy.deepcopy(state.config.raw), state.config.routes(),
-                                    copy.deepcopy(state.runtime.script_config))
+                                    copy.deepcopy(state.engine.script_config))
     for n in range(2):
         response = post(server.base_url, f"hello {n}")
         assert response.status_code == 200, response.text
@@ -336,7 +336,7 @@ def test_a_hostile_script_ends_in_the_default_route_with_a_readable_error(
         assert READABLE_ERROR.match(error), error
         assert "Traceback" not in error and "/ccr/" not in error
         assert "sk-fake-upstream-key" not in error
-    assert (state.config.raw, state.config.routes(), state.runtime.script_config) == (
+    assert (state.config.raw, state.config.routes(), state.engine.script_config) == (
         raw, routes, seen_by_scripts)
 
 
@@ -363,7 +363,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
 
 def wait_for_load_error(server: CcrServer, fake: FakeUpstream) -> str | None:
     """Send requests (each makes the script check its file) until a load error shows up."""
-    runner = server.state.runtime.script
+    runner = server.state.engine.script
 
     def seen() -> bool:
         model_after(server, fake)
@@ -411,4 +411,4 @@ def test_fixing_a_broken_edit_brings_the_script_back(
     assert wait_for_load_error(server, fake) is not None
     edit_script(script, PICKS_LARGE)
     assert wait_until(lambda: model_after(server, fake) == "fake-model-large")
-    assert server.state.runtime.script.load_error is None
+    assert server.state.engine.script.load_error is None

@@ -14,13 +14,13 @@ import pytest
 from ccr.config import parse_config
 from ccr.convert.stream import StreamConverter
 from ccr.engine.converted import ConvertedExchange
+from ccr.engine.engine import Engine
 from ccr.engine.roundtrip import Outcome
 from ccr.protocol.sse import SSEDecoder, encode_event
 from ccr.routing.context import Route
-from ccr.server.state import Runtime
 from ccr.transformers.base import TransformContext
 from ccr.transformers.chain import Chain
-from tests.anthropic_stream_check import check_stream
+from tests.support.anthropic_stream_check import check_stream
 
 # --- the converter's template path ------------------------------------------------------------
 
@@ -116,8 +116,8 @@ CONFIG: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Runtime:
-    return Runtime.build(parse_config(CONFIG, env={}))
+def runtime() -> Engine:
+    return Engine.build(parse_config(CONFIG, env={}))
 
 
 def sse(*chunks: dict[str, Any], done: bool = True) -> bytes:
@@ -134,7 +134,7 @@ class _Body(httpx.AsyncByteStream):
             yield read
 
 
-def run(chain: Chain, runtime: Runtime, reads: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
+def run(chain: Chain, runtime: Engine, reads: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
     provider = runtime.config.providers[0]
     ctx = TransformContext(provider=provider, model="m", stream=True, original={}, state={})
     exchange = ConvertedExchange(

@@ -30,7 +30,7 @@ from ccr.protocol.sse import SSEDecoder
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
 from ccr.transformers.chain import build_chain
-from tests.anthropic_stream_check import check_stream
+from tests.support.anthropic_stream_check import check_stream
 
 Event = tuple[str, dict[str, Any]]
 

@@ -7,9 +7,9 @@ import time
 
 import httpx
 
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, text
-from tests.gateway_client import sse_events
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import sse_events
 
 REQUEST = {"model": "claude-sonnet-5", "max_tokens": 100, "stream": True,
            "messages": [{"role": "user", "content": "hi"}]}

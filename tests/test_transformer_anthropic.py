@@ -17,8 +17,8 @@ import pytest
 from ccr.errors import ConfigError
 from ccr.protocol.sse import SSEDecoder
 from ccr.transformers.builtin.anthropic import messages_url
-from tests.anthropic_stream_check import check_stream
-from tests.conftest import MakeCcr
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.fixtures import MakeCcr
 
 MESSAGE = {
     "id": "msg_up_1", "type": "message", "role": "assistant", "model": "glm-4.6",
@@ -225,7 +225,8 @@ def test_session_usage_is_recorded_from_a_passthrough_stream(make_ccr: MakeCcr,
     httpx.post(f"{ccr.base_url}/v1/messages", json={**REQUEST, "stream": True},
                headers={"x-claude-code-session-id": "sess-native"})
     deadline = time.monotonic() + 2
-    while (usage := ccr.state.sessions.get("sess-native")) is None and time.monotonic() < deadline:
+    sessions = ccr.state.stores.sessions
+    while (usage := sessions.get("sess-native")) is None and time.monotonic() < deadline:
         time.sleep(0.01)  # recorded just after the last byte is sent
     assert usage is not None
     assert (usage.input_tokens, usage.output_tokens) == (21, 9)

@@ -21,8 +21,7 @@ from ccr.transformers.builtin.deepseek import (
     DeepSeek,
 )
 from ccr.transformers.chain import build_chain
-from tests.conftest import MakeCcr, claude_code_fixture, fake_config
-from tests.fake_upstream import (
+from tests.support.fake_upstream import (
     Call,
     FakeUpstream,
     Recorded,
@@ -32,7 +31,8 @@ from tests.fake_upstream import (
     text,
     tool_calls,
 )
-from tests.gateway_client import Sdk
+from tests.support.fixtures import MakeCcr, claude_code_fixture, fake_config
+from tests.support.gateway_client import Sdk
 
 PROVIDER = Provider(name="deepseek", api_base_url="http://127.0.0.1:1/chat/completions",
                     models=("deepseek-chat", "deepseek-reasoner", "deepseek-v4-flash"))

@@ -14,10 +14,10 @@ from ccr.config.model import Provider
 from ccr.convert.stream import StreamConverter
 from ccr.transformers.base import TransformContext
 from ccr.transformers.builtin.enhancetool import EnhanceTool, repair_arguments
-from tests.anthropic_stream_check import check_stream
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import Call, FakeUpstream, raw_chunks, tool_calls
-from tests.gateway_client import Sdk
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.fake_upstream import Call, FakeUpstream, raw_chunks, tool_calls
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:9/v1/chat/completions",
                     models=("m",))

@@ -26,9 +26,8 @@ from ccr.transformers.builtin._gemini_request import DUMMY_SIGNATURE, SYSTEM_PRE
 from ccr.transformers.builtin._gemini_schema import clean_schema, gemini_parameters
 from ccr.transformers.builtin.gemini import Gemini, gemini_url
 from ccr.transformers.registry import lookup
-from tests.anthropic_stream_check import check_stream
-from tests.conftest import MakeCcr, claude_code_fixture
-from tests.fake_gemini import (
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.fake_gemini import (
     FakeGemini,
     GeminiReply,
     GeminiUsage,
@@ -38,6 +37,7 @@ from tests.fake_gemini import (
     say,
     thought,
 )
+from tests.support.fixtures import MakeCcr, claude_code_fixture
 
 KEY = "test-gemini-key-placeholder-0123"
 BASE = "https://generativelanguage.googleapis.com/v1beta/models/"

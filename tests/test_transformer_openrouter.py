@@ -16,9 +16,9 @@ from ccr.errors import ConfigError
 from ccr.transformers.base import TransformContext
 from ccr.transformers.builtin.openrouter import OpenRouter
 from ccr.transformers.chain import build_chain
-from tests.conftest import MakeCcr, claude_code_fixture, fake_config
-from tests.fake_upstream import FakeUpstream, Reply, raw_chunks, text
-from tests.gateway_client import Sdk
+from tests.support.fake_upstream import FakeUpstream, Reply, raw_chunks, text
+from tests.support.fixtures import MakeCcr, claude_code_fixture, fake_config
+from tests.support.gateway_client import Sdk
 
 CLAUDE = "anthropic/claude-sonnet-4"
 DEEPSEEK = "deepseek/deepseek-chat"

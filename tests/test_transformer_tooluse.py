@@ -24,11 +24,11 @@ from ccr.transformers.builtin.tooluse import (
     exit_response_text,
 )
 from ccr.transformers.chain import Chain, build_chain
-from tests.anthropic_stream_check import check_stream
-from tests.ccr_server import CcrServer
-from tests.conftest import MakeCcr, claude_code_fixture, fake_config
-from tests.fake_upstream import Call, FakeUpstream, Usage, raw_chunks, text, tool_calls
-from tests.gateway_client import Sdk, last_chat, sse_events
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import Call, FakeUpstream, Usage, raw_chunks, text, tool_calls
+from tests.support.fixtures import MakeCcr, claude_code_fixture, fake_config
+from tests.support.gateway_client import Sdk, last_chat, sse_events
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:9/v1/chat/completions",
                     models=("m",))

@@ -16,9 +16,9 @@ from ccr.errors import ConfigError
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.chain import build_chain
 from ccr.transformers.registry import lookup
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, raw_chunks
-from tests.gateway_client import Sdk
+from tests.support.fake_upstream import FakeUpstream, raw_chunks
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:1/v1/chat/completions",
                     models=("m",))

@@ -10,9 +10,9 @@ import pytest
 
 from ccr.engine.upstream import Timeouts, Upstream, classify, extract_message, scrub, upstream_error
 from ccr.protocol.http import HttpRequest
-from tests.conftest import MakeCcr, fake_config
-from tests.fake_upstream import FakeUpstream, text
-from tests.gateway_client import Sdk
+from tests.support.fake_upstream import FakeUpstream, text
+from tests.support.fixtures import MakeCcr, fake_config
+from tests.support.gateway_client import Sdk
 
 
 def test_requests_go_through_proxy_url(make_ccr: MakeCcr, fake: FakeUpstream) -> None:

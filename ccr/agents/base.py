@@ -32,6 +32,8 @@ class AgentRun:
     """One request's agent state: which tools are internal and how to run them."""
 
     handlers: dict[str, Handler]
+    #: For the log line: which agent ran.
+    name: str = "agent"
     rounds: int = 0
 
     async def run(self, call: InternalCall) -> str:

@@ -137,7 +137,7 @@ class ImageAgent:
                      if isinstance(b, dict) and b.get("type") == "text"]
             return "\n".join(t for t in texts if t) or f"{TOOL_NAME}: the image model gave no text"
 
-        return AgentRun({TOOL_NAME: analyze})
+        return AgentRun({TOOL_NAME: analyze}, name="image")
 
 
 def _replace_images(content: Any, images: dict[str, dict[str, Any]]) -> Any:

@@ -32,6 +32,7 @@ from ccr.config import (
 )
 from ccr.config.model import DEFAULT_LONG_CONTEXT_THRESHOLD
 from ccr.errors import ConfigError
+from ccr.transformers import check_chains
 
 _HELP = (
     "See and change the Router slots, providers and models in the config.\n\n"
@@ -319,7 +320,7 @@ def _apply(target: _Target, change: Callable[[dict[str, Any]], str],
     data = target.read()
     description = change(data)
     try:
-        validate_config_data(data, file=str(target.path))
+        validate_config_data(data, file=str(target.path), check=check_chains)
     except ConfigError as exc:
         raise ChangeError(f"the change was not written, the config would not load:\n{exc}",
                           _config_hint(exc)) from None
@@ -331,7 +332,7 @@ def _apply(target: _Target, change: Callable[[dict[str, Any]], str],
             typer.echo("Nothing written.")
             return None
         target.warned_comments = True
-    written = write_config(target.path, data)
+    written = write_config(target.path, data, check=check_chains)
     if written.backup is not None:
         typer.echo(f"  backup: {written.backup}")
     return description
@@ -390,7 +391,7 @@ def show(
     for line in table_lines(data, target.path):
         typer.echo(line)
     try:
-        validate_config_data(data, file=str(target.path))
+        validate_config_data(data, file=str(target.path), check=check_chains)
     except ConfigError as exc:
         typer.echo(f"\nnote: this config does not load as it is:\n{exc}")
 

@@ -99,74 +99,55 @@ def route(
         raise typer.Exit(1)
 
 
-@dataclass
-class _DryRun:
-    """Routes requests exactly as the server would, without an upstream."""
-
-    runtime: Any
-    extra_headers: dict[str, str]
-    session_id: str | None
-    session_usage: Any
-
-    async def route(self, source: str, item: Any) -> Row:
-        from ccr.routing.decide import decide
-        from ccr.routing.prepare import build_context
-
-        started = time.perf_counter()
-        row = Row(source, None, None, None, None, None, None, None, None, 0.0)
-        runtime = self.runtime
-        try:
-            body, headers = _split_request(item)
-            ctx = build_context(body, {**headers, **self.extra_headers},
-                                router=runtime.config.router, tokens=self.tokens,
-                                projects=self.projects, router_for=runtime.router_for,
-                                session_id=self.session_id)
-            if self.session_usage is not None:
-                ctx.session_usage = self.session_usage
-            row.token_count, row.session_id, row.project = (ctx.token_count, ctx.session_id,
-                                                            ctx.project)
-            decision = await decide(ctx, runtime.config, script=runtime.script,
-                                    script_config=runtime.script_config)
-            row.route, row.rule = decision.route.name, decision.rule
-            row.script_error, row.script_ms = decision.script_error, decision.script_ms
-            row.script_output = decision.script_output
-        except _Skipped as exc:
-            row.skipped = str(exc)
-        except (ApiError, ValueError) as exc:
-            row.error = exc.message if isinstance(exc, ApiError) else str(exc)
-        row.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        if row.script_ms is not None:
-            row.script_ms = round(row.script_ms, 3)
-        return row
-
-    def __post_init__(self) -> None:
-        from ccr.context.projects import ProjectLocator
-        from ccr.context.tokens import TokenCounter
-
-        self.tokens = TokenCounter()
-        self.projects = ProjectLocator(Path.home() / ".claude" / "projects", ccr_home())
-
-
 async def _route_all(cfg: Any, items: list[tuple[str, Any]], extra: dict[str, str],
                      session_id: str | None, session_input: int | None) -> list[Row]:
+    """Route every request through the same engine the server runs, without an upstream."""
     from ccr.context.sessions import SessionUsage
-    from ccr.server.state import Runtime
+    from ccr.context.stores import Stores
+    from ccr.engine.engine import Engine
 
     try:
-        runtime = Runtime.build(cfg)
+        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
     except ConfigError as exc:
         typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
         raise typer.Exit(2) from None
-    await runtime.start()
-    if runtime.script is not None and runtime.script.load_error:
-        typer.echo(f"router script: {runtime.script.load_error}", err=True)
+    await engine.start(upstream=False)
+    if engine.script is not None and engine.script.load_error:
+        typer.echo(f"router script: {engine.script.load_error}", err=True)
     usage = (SessionUsage(input_tokens=session_input, turns=1)
              if session_input is not None else None)
-    dry = _DryRun(runtime, extra, session_id, usage)
     try:
-        return [await dry.route(source, item) for source, item in items]
+        return [await _route_one(engine, source, item, extra, session_id, usage)
+                for source, item in items]
     finally:
-        await runtime.aclose()
+        await engine.aclose()
+
+
+async def _route_one(engine: Any, source: str, item: Any, extra: dict[str, str],
+                     session_id: str | None, session_usage: Any) -> Row:
+    from ccr.engine.request import ClientRequest
+
+    started = time.perf_counter()
+    row = Row(source, None, None, None, None, None, None, None, None, 0.0)
+    try:
+        body, headers = _split_request(item)
+        decision = await engine.route(ClientRequest(
+            body, {**headers, **extra}, session_id=session_id, session_usage=session_usage,
+        ))
+        ctx = decision.ctx
+        row.token_count, row.session_id, row.project = (ctx.token_count, ctx.session_id,
+                                                        ctx.project)
+        row.route, row.rule = decision.route.name, decision.rule
+        row.script_error, row.script_ms = decision.script_error, decision.script_ms
+        row.script_output = decision.script_output
+    except _Skipped as exc:
+        row.skipped = str(exc)
+    except (ApiError, ValueError) as exc:
+        row.error = exc.message if isinstance(exc, ApiError) else str(exc)
+    row.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+    if row.script_ms is not None:
+        row.script_ms = round(row.script_ms, 3)
+    return row
 
 
 def _split_request(item: Any) -> tuple[dict[str, Any], dict[str, str]]:

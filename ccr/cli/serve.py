@@ -28,13 +28,8 @@ import typer
 
 from ccr.config import ccr_home, is_loopback_host, load_config
 from ccr.errors import ConfigError
-from ccr.service.workers import (
-    Supervisor,
-    listening_socket,
-    resolve_workers,
-    worker_command,
-    worker_number,
-)
+from ccr.process import worker_number
+from ccr.service.workers import Supervisor, listening_socket, resolve_workers, worker_command
 
 ConfigOption = Annotated[
     Path | None,
@@ -65,15 +60,16 @@ def serve(
 
     Example: ccr serve --port 3456 --config ~/.claude-code-router/config.json
     """
+    from ccr.context.stores import Stores
+    from ccr.engine.engine import Engine, no_provider_message
     from ccr.logs import setup_logging
     from ccr.server.app import create_app
-    from ccr.server.messages import no_provider_message
-    from ccr.server.state import AppState, Runtime
+    from ccr.server.state import AppState
     from ccr.service.daemon import remove_record
 
     try:
         cfg = load_config(config)
-        runtime = Runtime.build(cfg)
+        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
     except ConfigError as exc:
         typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
         raise typer.Exit(2) from None
@@ -91,7 +87,7 @@ def serve(
     count = resolve_workers(workers, cfg.raw.get("WORKERS"))
     if count > 1 and worker_number() is None:
         raise typer.Exit(_supervise(config, home, bind_host, bind_port, count))
-    state = AppState(runtime=runtime, home=home)
+    state = AppState(engine=engine, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
 
@@ -99,7 +95,7 @@ def serve(
         log.info("ccr listening on http://%s:%d (pid %d, config: %s)", bind_host, bind_port,
                  os.getpid(), source)
         if not cfg.has_providers:
-            log.warning(no_provider_message(state))
+            log.warning(no_provider_message(cfg))
 
     try:
         sock = (listening_socket(bind_host, bind_port, reuse_port=True)

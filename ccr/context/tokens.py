@@ -24,6 +24,7 @@ from typing import Any
 
 import tiktoken
 
+from ccr.errors import CcrError
 from ccr.protocol import codec
 
 ENCODING_NAME = "cl100k_base"
@@ -51,7 +52,7 @@ _IMAGE_MAX_EDGE = 1568
 _IMAGE_MAX_DIMENSION = 100_000
 
 
-class TokenizerDataError(RuntimeError):
+class TokenizerDataError(CcrError, RuntimeError):
     """The shipped tokeniser file is missing or corrupt; reinstalling ccr fixes it."""
 
 

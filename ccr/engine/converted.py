@@ -20,13 +20,13 @@ from ccr.agents.base import MAX_ROUNDS, AgentRun, InternalCalls
 from ccr.convert.request import anthropic_to_openai
 from ccr.convert.response import openai_to_anthropic
 from ccr.convert.stream import StreamConverter
+from ccr.engine.readahead import read_ahead
 from ccr.engine.roundtrip import BaseExchange, Dropped
 from ccr.engine.upstream import Upstream
 from ccr.errors import ApiError
 from ccr.protocol import codec
 from ccr.protocol.sse import SSEDecoder, encode_event
 from ccr.transformers.chain import Chain
-from ccr.transformers.custom import read_ahead
 
 #: After ``[DONE]``, how long to wait for the end of the body so the connection can be reused.
 DRAIN_S = 1.0
@@ -37,6 +37,10 @@ class ConvertedExchange(BaseExchange):
     chain: Chain | None = None
     upstream: Upstream | None = None
     agent: AgentRun | None = None
+
+    @property
+    def agent_name(self) -> str | None:
+        return self.agent.name if self.agent is not None else None
 
     async def json(self) -> dict[str, Any]:
         """The whole upstream answer as one Anthropic message."""

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from ccr.engine.upstream import classify, scrub
-from ccr.errors import ApiError
+from ccr.errors import ApiError, CcrError
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
 
@@ -36,6 +36,11 @@ class BaseExchange:
     outcome: Outcome
     idle_s: float
     ping_interval_s: float
+
+    @property
+    def agent_name(self) -> str | None:
+        """The internal agent running inside this exchange, if any (for the log line)."""
+        return None
 
     def fail(self, exc: ApiError) -> ApiError:
         """Record a failure on the outcome, the message scrubbed of the provider's key (some
@@ -125,7 +130,7 @@ class _IdleWatch:
         self._handle.cancel()
 
 
-class Dropped(Exception):
+class Dropped(CcrError):
     """The upstream closed the stream without finishing the message."""
 
 

@@ -16,10 +16,14 @@ from ccr.routing.rules import RULES, take_subagent_tag
 
 
 class ScriptResultLike(Protocol):
-    value: str | None
-    error: str | None
-    elapsed_ms: float
-    output: str
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def elapsed_ms(self) -> float: ...
+    @property
+    def output(self) -> str: ...
 
 
 class ScriptRunner(Protocol):
@@ -37,6 +41,8 @@ class Decision:
     warnings: list[str] = field(default_factory=list)
     #: What the router script printed (for ``ccr route``; the server does not log it).
     script_output: str = ""
+    #: What routing knew about the request (token count, session, project, effective Router).
+    ctx: RequestContext | None = None
 
 
 def script_request(ctx: RequestContext) -> dict[str, Any]:
@@ -85,7 +91,7 @@ async def decide(
             if resolved is not None:
                 provider, model = resolved
                 return Decision(Route(provider, model, "custom"), "custom", None, script_ms,
-                                script_output=output)
+                                script_output=output, ctx=ctx)
             script_error = (
                 f"router() returned {result.value[:80]!r}, which is not a configured "
                 "provider,model route"
@@ -101,6 +107,6 @@ async def decide(
             continue
         provider, model = resolved
         return Decision(Route(provider, model, r.name), r.name, script_error, script_ms, warnings,
-                        output)
+                        output, ctx)
     hint = "; ".join(warnings) if warnings else "Router.default is not set"
     raise ApiError(f"ccr could not route this request: {hint}", 400)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from ccr.config.model import RouterConfig
+from ccr.config.model import ROUTE_SLOTS, RouterConfig
 from ccr.context.projects import ProjectLocator
 from ccr.context.sessions import SessionStore, session_id_from
 from ccr.context.tokens import TokenCounter
@@ -20,15 +21,13 @@ def build_context(
     tokens: TokenCounter,
     sessions: SessionStore | None = None,
     projects: ProjectLocator | None = None,
-    router_for: Any = None,
     session_id: str | None = None,
 ) -> RequestContext:
-    """``router_for(override)`` maps a project/session Router override to the effective
-    RouterConfig; without it the global ``router`` is used."""
+    """The request's context; a project or session override file replaces ``router``'s slots."""
     session_id = session_id or session_id_from(headers, body)
     project = projects.project_for(session_id) if (session_id and projects) else None
-    if project and projects is not None and router_for is not None:
-        router = router_for(projects.router_override(session_id))
+    if project and projects is not None:
+        router = effective_router(router, projects.router_override(session_id))
     return RequestContext(
         body=body,
         headers=public_headers(headers),
@@ -38,3 +37,18 @@ def build_context(
         session_usage=sessions.get(session_id) if (session_id and sessions) else None,
         project=project,
     )
+
+
+def effective_router(base: RouterConfig, override: dict[str, Any] | None) -> RouterConfig:
+    """``base``, or a project/session override of it (whole slots replaced)."""
+    if not override:
+        return base
+    slots = {slot: _route_or_none(override.get(slot)) for slot in ROUTE_SLOTS}
+    threshold = override.get("longContextThreshold")
+    if not (isinstance(threshold, int) and not isinstance(threshold, bool) and threshold > 0):
+        threshold = base.longContextThreshold
+    return dataclasses.replace(base, longContextThreshold=threshold, **slots)
+
+
+def _route_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -25,6 +25,7 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 
+from ccr.errors import CcrError
 from ccr.sandbox.facades import guarded_import
 from ccr.sandbox.views import sandbox_isinstance
 
@@ -40,7 +41,7 @@ _REFUSED_EXCEPTIONS = ("BaseException", "SystemExit", "KeyboardInterrupt", "Gene
 _REFUSED_ATTRIBUTES = frozenset({"mro"})
 
 
-class ScriptError(Exception):
+class ScriptError(CcrError):
     """A script problem already phrased for the user (``custom_router.py:3: ...``)."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ccr.errors import CcrError
 from ccr.sandbox.hooks import json_values_bound
 from ccr.sandbox.worker import EXIT_DEADLINE
 
@@ -35,7 +36,7 @@ _PASSED_ENV = ("TZ",)
 Serve = Callable[[str], bytes]
 
 
-class WorkerDied(Exception):
+class WorkerDied(CcrError):
     """The worker exited or broke the protocol; ``deadline`` says it ran out of time doing so."""
 
     def __init__(self, message: str, *, deadline: bool = False) -> None:
@@ -43,7 +44,7 @@ class WorkerDied(Exception):
         self.deadline = deadline
 
 
-class WorkerTimedOut(Exception):
+class WorkerTimedOut(CcrError):
     """The worker did not answer before the hard deadline and has been killed."""
 
 

@@ -18,10 +18,10 @@ from sanic.response import json as json_response
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
 from ccr.errors import ApiError, AuthenticationFailed, error_body
+from ccr.process import server_pid, worker_number
 from ccr.server.messages import handle_messages, parse_body, request_id
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
-from ccr.service.workers import server_pid, worker_number
 
 log = logging.getLogger("ccr")
 request_log = logging.getLogger("ccr.requests")
@@ -56,10 +56,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:
-        if state.upstream is None:
-            state.upstream = state.make_upstream()
         await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
-        await state.runtime.start()
+        await state.engine.start()
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
         if app.ctx.watcher is not None:
@@ -70,10 +68,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _close(app: Sanic) -> None:
         if app.ctx.watcher is not None:
             await app.ctx.watcher.stop()
-        await state.runtime.aclose()
-        if state.upstream is not None:
-            await state.upstream.aclose()
-            state.upstream = None
+        await state.engine.aclose()
 
     @app.on_request
     async def _authenticate(request: Request) -> None:
@@ -114,7 +109,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "config": str(state.config.path) if state.config.path else None,
             "reloads": state.reloads,
             "reload_error": state.reload_error,
-            "router_script_error": getattr(state.runtime.script, "load_error", None),
+            "router_script_error": getattr(state.engine.script, "load_error", None),
             "pid": server_pid(),
             **({"worker": worker, "worker_pid": os.getpid()} if worker else {}),
         })
@@ -122,7 +117,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.get("/api/sessions/<session_id>")
     async def _session(request: Request, session_id: str) -> HTTPResponse:
         """A session's last-turn usage and route, for status lines (no transcript reading)."""
-        usage = state.sessions.get(session_id)
+        usage = state.stores.sessions.get(session_id)
         if usage is None:
             raise ApiError(f"no usage recorded for session {session_id[:64]!r}", 404)
         return json_response({
@@ -152,7 +147,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.post("/v1/messages/count_tokens")
     async def _count_tokens(request: Request) -> HTTPResponse:
         body = parse_body(request)
-        return json_response({"input_tokens": await state.tokens.acount_request(body)})
+        return json_response({"input_tokens": await state.stores.tokens.acount_request(body)})
 
     @app.post("/v1/messages")
     async def _messages(request: Request) -> HTTPResponse | None:

@@ -1,4 +1,4 @@
-"""``POST /v1/messages``: parse, route, run the exchange, answer JSON or SSE, log one line."""
+"""``POST /v1/messages``: parse, hand to the engine, answer JSON or SSE, log one line."""
 
 from __future__ import annotations
 
@@ -12,29 +12,15 @@ from typing import Any
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
-from ccr.agents import AgentRun, ImageAgent
-from ccr.engine.exchange import open_exchange
+from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError, InvalidRequest
 from ccr.logs import request_line
 from ccr.protocol import codec
 from ccr.protocol.sse import encode_event
-from ccr.routing.context import Route
-from ccr.routing.decide import decide
-from ccr.routing.prepare import build_context
-from ccr.server.state import AppState, Runtime
+from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
 request_log = logging.getLogger("ccr.requests")
-
-
-def no_provider_message(state: AppState) -> str:
-    where = str(state.config.path) if state.config.path else str(state.home / "config.json")
-    return (
-        "ccr has no provider configured. Run `ccr init` to write a starter config, or add a "
-        f'provider to {where}: {{"Providers": [{{"name": "deepseek", "api_base_url": '
-        '"https://api.deepseek.com/chat/completions", "api_key": "$DEEPSEEK_API_KEY", '
-        '"models": ["deepseek-chat"]}], "Router": {"default": "deepseek,deepseek-chat"}}'
-    )
 
 
 def parse_body(request: Request) -> dict[str, Any]:
@@ -97,80 +83,28 @@ class Pinger:
         self.task.cancel()
 
 
-def image_agent(state: AppState, runtime: Runtime, image_route: str | None, route: Route,
-                body: dict[str, Any]) -> AgentRun | None:
-    """The image agent for this request, if ``Router.image`` is set and it applies."""
-    config = runtime.config
-    chain = runtime.chains[(route.provider.name, route.model)]
-    if not image_route or chain.protocol == "anthropic":
-        return None
-    agent = ImageAgent(image_route)
-    forced = config.raw.get("forceUseImageAgent") is True
-    if not agent.applies(body, forced=forced, route_name=route.name):
-        return None
-
-    async def complete(request: dict[str, Any]) -> dict[str, Any]:
-        resolved = config.resolve(request["model"])
-        if resolved is None or state.upstream is None:
-            raise ApiError(f"Router.image {request['model']!r} is not configured", 500)
-        provider, model = resolved
-        exchange = await open_exchange(
-            body=request,
-            route=Route(provider, model, "image"),
-            chain=runtime.chains[(provider.name, model)],
-            upstream=state.upstream,
-            input_estimate=state.tokens.count_request(request),
-        )
-        return await exchange.json()
-
-    return agent.prepare(body, complete)
-
-
 async def handle_messages(state: AppState, request: Request) -> HTTPResponse | None:
     started = time.monotonic()
     state.stats.requests += 1
-    runtime = state.runtime
-    runtime.in_flight += 1
-    config = runtime.config
+    engine = state.engine
+    engine.in_flight += 1
     line: dict[str, Any] = {"path": request.path}
     status = 200
-    exchange = None
-    session_id = None
+    decision = exchange = None
     try:
         body = parse_body(request)
         _validate_messages_body(body)
-        if not config.has_providers:
-            raise ApiError(no_provider_message(state), 400)
-        await state.tokens.acount_request(body)  # a cold count encodes off the event loop
-        ctx = build_context(
-            body, request.headers, router=config.router, tokens=state.tokens,
-            sessions=state.sessions, projects=state.projects, router_for=runtime.router_for,
-        )
-        session_id, token_count = ctx.session_id, ctx.token_count
-        line.update(session=session_id, model=body.get("model"), tokens=token_count)
-        decision = await decide(
-            ctx, config, script=runtime.script, script_config=runtime.script_config
-        )
-        route = decision.route
-        line.update(rule=decision.rule, route=route.name)
+        client_request = ClientRequest(body, request.headers)
+        decision = await engine.route(client_request)
+        ctx = decision.ctx
+        assert ctx is not None
+        line.update(session=ctx.session_id, model=body.get("model"), tokens=ctx.token_count,
+                    rule=decision.rule, route=decision.route.name)
         if decision.script_error:
             line["script_error"] = decision.script_error
-        for warning in decision.warnings:
-            log.warning("routing: %s", warning)
-        if state.upstream is None:
-            state.upstream = state.make_upstream()
-        agent = image_agent(state, runtime, ctx.router.image, route, body)
-        if agent is not None:
-            line["agent"] = "image"
-        exchange = await open_exchange(
-            body=body,
-            route=route,
-            chain=runtime.chains[(route.provider.name, route.model)],
-            upstream=state.upstream,
-            input_estimate=token_count,
-            client_headers=ctx.headers,
-            agent=agent,
-        )
+        exchange = await engine.open(client_request, decision)
+        if exchange.agent_name:
+            line["agent"] = exchange.agent_name
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
         if not exchange.ctx.stream:
             message = await exchange.json()
@@ -199,8 +133,8 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         line["error"] = type(exc).__name__
         raise
     finally:
-        runtime.in_flight -= 1
-        if exchange is not None:
+        engine.in_flight -= 1
+        if exchange is not None and decision is not None:
             outcome = exchange.outcome
             if outcome.error:
                 status = outcome.status
@@ -210,8 +144,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
                 line.update(input=usage.get("input_tokens"), output=usage.get("output_tokens"),
                             cache_read=usage.get("cache_read_input_tokens") or None,
                             stop=outcome.stop_reason)
-                if session_id and not outcome.error:
-                    state.sessions.record(session_id, usage, exchange.route.name)
+            engine.finish(decision, exchange)
         if status >= 400:
             state.stats.errors += 1
         if request_log.isEnabledFor(logging.INFO):

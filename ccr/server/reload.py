@@ -1,6 +1,6 @@
 """Live config reload: on a file change or SIGHUP the new config is validated and swapped in.
 
-A valid config takes effect for new requests (a request in flight keeps the runtime it started
+A valid config takes effect for new requests (a request in flight keeps the engine it started
 with); an invalid one leaves the running config in place and the error is logged and kept for
 ``/health`` (and so ``ccr status``) to show.
 """
@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from ccr.config import load_config
-from ccr.engine.upstream import Timeouts, Upstream
+from ccr.engine.engine import Engine
 from ccr.errors import ConfigError
-from ccr.server.state import AppState, Runtime
+from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
 
@@ -30,19 +30,6 @@ def _signature(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
-
-
-async def _retire(runtime: Runtime, upstream: Upstream | None) -> None:
-    """Close a replaced runtime (and the upstream client it used, if that was replaced too)
-    once the requests that started on it, open streams included, are done."""
-    await runtime.retire()
-    if upstream is not None:
-        await upstream.aclose()
-
-
-def _upstream_settings(runtime: Runtime) -> tuple[object, ...]:
-    config = runtime.config
-    return (config.proxy_url, Timeouts.from_config(config.raw, config.api_timeout_ms))
 
 
 class ConfigWatcher:
@@ -79,25 +66,23 @@ class ConfigWatcher:
         async with self._lock:
             try:
                 # file I/O and checking user transformer files in a sandbox worker: off the loop
-                runtime = await asyncio.to_thread(lambda: Runtime.build(load_config(self.path)))
-                config = runtime.config
+                old = self.state.engine
+                engine = await asyncio.to_thread(
+                    lambda: Engine.build(load_config(self.path), stores=old.stores)
+                )
+                config = engine.config
             except ConfigError as exc:
                 self.state.reload_error = str(exc)
                 log.error("config reload (%s) failed, still running the previous config:\n%s",
                           why, exc)
                 return False
-            await runtime.start()
-            old = self.state.runtime
-            self.state.runtime = runtime
+            await engine.start(previous=old)
+            self.state.engine = engine
             self.state.reload_error = None
             self.state.reloads += 1
-            retired_upstream = None
-            if self.state.upstream is not None and _upstream_settings(old) != _upstream_settings(
-                runtime
-            ):
-                retired_upstream = self.state.upstream
-                self.state.upstream = self.state.make_upstream()
-            self._retiring.add(asyncio.ensure_future(_retire(old, retired_upstream)))
+            # the old engine closes (its upstream pool too, unless handed over) once the
+            # requests that started on it, open streams included, are done
+            self._retiring.add(asyncio.ensure_future(old.retire()))
             self._retiring = {t for t in self._retiring if not t.done()}
             log.info("config reloaded (%s): %d providers", why, len(config.providers))
             return True

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ccr.errors import CcrError
+
 PID_FILE_NAME = "ccr.pid"
 LOCK_FILE_NAME = "ccr.lock"
 SERVE_OUTPUT = Path("logs") / "serve.out"
@@ -50,7 +52,7 @@ OWNER_CODE = "code"
 Progress = Callable[[str], AbstractContextManager[Any]]
 
 
-class DaemonError(Exception):
+class DaemonError(CcrError):
     """A failure the user can act on: what went wrong and a hint what to do."""
 
     def __init__(self, message: str, hint: str, *, output: str = "") -> None:

@@ -23,12 +23,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ccr.process import SUPERVISOR_ENV, WORKER_ENV
+
 log = logging.getLogger("ccr")
 
-#: Set in a worker's environment: its number (1..N). A worker listens with SO_REUSEPORT.
-WORKER_ENV = "CCR_WORKER"
-#: Set in a worker's environment: the supervisor's pid, the one to signal (and ``/health``'s).
-SUPERVISOR_ENV = "CCR_SUPERVISOR_PID"
 #: A worker that dies sooner than this after starting is restarted only after this long, so a
 #: worker that cannot start does not spin.
 RESTART_DELAY_S = 1.0
@@ -46,18 +44,6 @@ def resolve_workers(option: int | None, configured: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return 1
     return value or (os.cpu_count() or 1)
-
-
-def worker_number() -> int | None:
-    """This process's worker number when a supervisor started it, else None."""
-    raw = os.environ.get(WORKER_ENV, "")
-    return int(raw) if raw.isdigit() else None
-
-
-def server_pid() -> int:
-    """The pid that stands for the server: the supervisor's in a worker, else this one's."""
-    raw = os.environ.get(SUPERVISOR_ENV, "")
-    return int(raw) if worker_number() is not None and raw.isdigit() else os.getpid()
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool,

@@ -20,8 +20,8 @@ from ccr.config.model import Config, Provider
 from ccr.errors import ConfigError
 from ccr.protocol.http import HttpRequest
 from ccr.transformers.base import TransformContext, Transformer
-from ccr.transformers.custom import AsyncTransformer, Factory, load_custom_transformers
-from ccr.transformers.registry import instantiate, lookup, names
+from ccr.transformers.custom import AsyncTransformer, CustomTransformers, load_custom_transformers
+from ccr.transformers.registry import BUILTINS, Catalog
 
 
 @dataclass(frozen=True)
@@ -111,42 +111,20 @@ class Chain:
         return chunks
 
 
-def _uses(spec: Any, key_path: str, custom: Mapping[str, Factory]) -> list[Transformer]:
+def _uses(spec: Any, key_path: str, catalog: Catalog) -> list[Transformer]:
     if not isinstance(spec, Mapping):
         return []
     use = spec.get("use") or []
-    return [_instantiate(entry, f"{key_path}.use[{i}]", custom) for i, entry in enumerate(use)]
-
-
-def _instantiate(entry: Any, key_path: str, custom: Mapping[str, Factory]) -> Transformer:
-    """A ``use`` entry: the config's own transformers first, then the built-ins."""
-    name = entry[0] if isinstance(entry, list) and entry else entry
-    factory = custom.get(name.lower()) if isinstance(name, str) else None
-    if factory is None:
-        if custom and isinstance(name, str) and lookup(name) is None:
-            available = ", ".join(sorted({*names(), *custom}))
-            raise ConfigError(f"unknown transformer {name!r} (available: {available})",
-                              path=key_path)
-        return instantiate(entry, key_path=key_path)
-    options = entry[1] if isinstance(entry, list) and len(entry) == 2 else {}
-    if not isinstance(options, Mapping) or (isinstance(entry, list) and len(entry) > 2):
-        raise ConfigError('expected a transformer name or ["name", {options}], got '
-                          + repr(entry)[:80], path=key_path)
-    return factory(options)
+    return [catalog.create(entry, key_path=f"{key_path}.use[{i}]") for i, entry in enumerate(use)]
 
 
 def build_chain(provider: Provider, model: str, *, key_path: str,
-                custom: Mapping[str, Factory] | None = None) -> Chain:
-    """Instantiate the provider's and the model's transformers (raises ConfigError).
-
-    ``custom`` maps lower-cased names of the config's own transformers to their factories;
-    they take precedence over built-ins of the same name, for this config only.
-    """
-    custom = custom or {}
+                catalog: Catalog = BUILTINS) -> Chain:
+    """Instantiate the provider's and the model's transformers (raises ConfigError)."""
     spec = provider.transformer or {}
-    items = _uses(spec, f"{key_path}.transformer", custom)
+    items = _uses(spec, f"{key_path}.transformer", catalog)
     model_spec = spec.get(model) if isinstance(spec, Mapping) else None
-    items += _uses(model_spec, f"{key_path}.transformer.{model}", custom)
+    items += _uses(model_spec, f"{key_path}.transformer.{model}", catalog)
     endpoints = [t for t in items if t.endpoint]
     endpoint = endpoints[-1] if endpoints else _default_endpoint()
     rest = tuple(t for t in items if t is not endpoint)
@@ -159,26 +137,34 @@ def build_chain(provider: Provider, model: str, *, key_path: str,
     return Chain(rest, endpoint)
 
 
-def build_chains(config: Config, custom: Mapping[str, Factory] | None = None
-                 ) -> dict[tuple[str, str], Chain]:
-    """Every route's chain, keyed by (provider name, model): built at load, not per request.
+def catalog_for(config: Config, custom: CustomTransformers | None = None) -> Catalog:
+    """The built-ins plus the config's own transformers, added through the same call.
 
-    ``custom`` holds the config's own transformers (see :mod:`ccr.transformers.custom`); when
-    None, those the config declares are loaded and checked here, for a config that is only
-    being validated (their sandbox pools are never started).
-    """
+    Without ``custom``, the transformers the config declares are loaded and checked here, for a
+    config that is only being validated (their sandbox pools are never started)."""
     if custom is None:
-        custom = load_custom_transformers(config).factories
+        custom = load_custom_transformers(config)
+    catalog = Catalog(parent=BUILTINS)
+    for name, factory in custom.factories.items():
+        catalog.add(name, factory)
+    return catalog
+
+
+def build_chains(config: Config, catalog: Catalog | None = None
+                 ) -> dict[tuple[str, str], Chain]:
+    """Every route's chain, keyed by (provider name, model): built at load, not per request."""
+    if catalog is None:
+        catalog = catalog_for(config)
     chains: dict[tuple[str, str], Chain] = {}
     for i, provider in enumerate(config.providers):
         for model in provider.models:
             chains[(provider.name, model)] = build_chain(
-                provider, model, key_path=f"Providers[{i}]", custom=custom
+                provider, model, key_path=f"Providers[{i}]", catalog=catalog
             )
     return chains
 
 
 def _default_endpoint() -> Transformer:
-    cls = lookup("openai")
+    cls = BUILTINS.get("openai")
     assert cls is not None
-    return cls()
+    return cls({})

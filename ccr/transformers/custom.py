@@ -21,10 +21,10 @@ optional (``self.options`` is always set). ``ctx`` holds ``provider`` (the name)
 The hooks cross a process boundary, so they are asynchronous: an :class:`AsyncTransformer`
 makes its chain await them (see :class:`ccr.transformers.chain.Chain`), and chains of
 built-ins alone stay synchronous. A round trip costs ~130 µs, so stream chunks go to the
-sandbox in batches: :func:`read_ahead` keeps reading the upstream while a batch is in the
-sandbox, and the next batch is everything that arrived meanwhile. A failing transformer fails
-its request with a 500 ``api_error`` naming the file and line, or with ``"on_error": "skip"``
-is left out for the rest of that request.
+sandbox in batches: the engine keeps reading the upstream while a batch is in the sandbox
+(:mod:`ccr.engine.readahead`), and the next batch is everything that arrived meanwhile. A
+failing transformer fails its request with a 500 ``api_error`` naming the file and line, or
+with ``"on_error": "skip"`` is left out for the rest of that request.
 
 Per-request state: the sandbox makes a fresh instance for every hook call (and fresh module
 globals for every round trip), so nothing kept on ``self`` survives a call; ``ctx.state`` is a
@@ -34,11 +34,9 @@ dict private to the transformer that lasts for the whole request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,15 +44,14 @@ from typing import TYPE_CHECKING, Any
 from ccr.config.model import Config
 from ccr.errors import ApiError, ConfigError
 from ccr.transformers.base import TransformContext, Transformer
+from ccr.transformers.registry import BUILTINS, Factory
 
 if TYPE_CHECKING:
     from ccr.sandbox.transformer import TransformerScript
-    from ccr.transformers.chain import Chain
 
 log = logging.getLogger("ccr")
 
 #: A name → factory mapping entry: options (from a provider's ``use``) to a transformer.
-Factory = Callable[[Mapping[str, Any]], Transformer]
 
 ON_ERROR = ("fail", "skip")
 DEFAULT_TIMEOUT_MS = 1000
@@ -175,7 +172,8 @@ class CustomTransformers:
 
     @property
     def factories(self) -> dict[str, Factory]:
-        """Lower-cased name → factory, for :func:`ccr.transformers.chain.build_chains`."""
+        """Lower-cased name → factory, added to the config's catalog
+        (:func:`ccr.transformers.chain.catalog_for`)."""
         return {p.name.lower(): _factory(p) for p in self.plugins}
 
     async def start(self) -> None:
@@ -294,69 +292,6 @@ def _read(path: Path, key: str, where: str | None) -> str:
 
 
 def _warn_if_shadowing(name: str, filename: str) -> None:
-    from ccr.transformers.registry import lookup
-
-    if lookup(name) is not None:
+    if BUILTINS.get(name) is not None:
         log.warning("transformer %s in %s replaces the built-in of that name in this config",
                     name, filename)
-
-
-# -- feeding a chain that has a sandboxed stage -------------------------------------------------
-
-#: How far :func:`read_ahead` may run ahead of a busy chain.
-READ_AHEAD_ITEMS = 256
-READ_AHEAD_BYTES = 1 << 20
-
-Read = bytes | None
-
-
-def read_ahead(reads: AsyncGenerator[Read, None], chain: Chain) -> AsyncGenerator[Read, None]:
-    """``reads`` (upstream body reads; ``None`` for a ping, ``b""`` at the end) for ``chain``:
-    unchanged for a synchronous chain; otherwise read ahead in a task, and each item is
-    everything that arrived while the previous one was being transformed, joined.
-
-    Upstreams flush every SSE event as its own read, so without this a sandboxed stage would
-    cost one round trip per event; with it, batches grow exactly when events arrive faster
-    than round trips complete. Close the result before ``reads`` (the task is reading it).
-    """
-    return _read_ahead(reads) if chain.is_async else reads
-
-
-async def _read_ahead(reads: AsyncIterator[Read]) -> AsyncGenerator[Read, None]:
-    queue: asyncio.Queue[tuple[Read, BaseException | None]] = asyncio.Queue(READ_AHEAD_ITEMS)
-    finished = (b"", StopAsyncIteration())
-
-    async def pump() -> None:
-        try:
-            async for item in reads:
-                await queue.put((item, None))
-            await queue.put(finished)
-        except Exception as exc:  # an upstream failure surfaces after the data before it
-            await queue.put((None, exc))
-
-    task = asyncio.ensure_future(pump())
-    backlog: deque[tuple[Read, BaseException | None]] = deque()
-    try:
-        while True:
-            item, problem = backlog.popleft() if backlog else await queue.get()
-            if problem is not None:
-                if isinstance(problem, StopAsyncIteration):
-                    return
-                raise problem
-            if not item:  # a ping, or the end of the body
-                yield item
-                continue
-            parts, size = [item], len(item)
-            while size < READ_AHEAD_BYTES and not queue.empty():
-                more, problem = queue.get_nowait()
-                if problem is None and more:
-                    parts.append(more)
-                    size += len(more)
-                else:
-                    backlog.append((more, problem))
-                    break
-            yield b"".join(parts) if len(parts) > 1 else item
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -1,70 +1,114 @@
-"""Name → transformer class, shared by the built-ins and user transformers.
+"""The transformer catalog: name → factory, for built-ins and user transformers alike.
 
-Built-ins register themselves exactly as a user class would (see :mod:`ccr.transformers.builtin`),
-so the core exercises its own extension point.
+Built-ins add themselves to :data:`BUILTINS` with :func:`register`, the same call a config's own
+(sandboxed) transformers go through when :func:`catalog_for` adds them to that config's
+catalog, so the core exercises its own extension point. A name the config defines replaces the
+built-in of that name for that config only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ccr.errors import ConfigError
 from ccr.transformers.base import Transformer
 
-_REGISTRY: dict[str, type[Transformer]] = {}
+#: Makes a transformer from its options (a built-in class is one).
+Factory = Callable[[Mapping[str, Any]], Transformer]
+
+
+class Catalog:
+    """Transformer factories by lower-cased name, falling back to a parent catalog."""
+
+    def __init__(self, parent: Catalog | None = None) -> None:
+        self._factories: dict[str, tuple[str, Factory]] = {}
+        self._parent = parent
+
+    def add(self, name: str, factory: Factory) -> None:
+        if not name:
+            raise ValueError("a transformer needs a name")
+        self._factories[name.lower()] = (name, factory)
+
+    def get(self, name: str) -> Factory | None:
+        found = self._factories.get(name.lower())
+        if found is not None:
+            return found[1]
+        return self._parent.get(name) if self._parent is not None else None
+
+    def names(self) -> list[str]:
+        own = {shown for shown, _ in self._factories.values()}
+        inherited = set(self._parent.names()) if self._parent is not None else set()
+        return sorted(own | inherited, key=str.lower)
+
+    def create(self, entry: Any, *, key_path: str) -> Transformer:
+        """One ``use`` entry (``"name"`` or ``["name", {options}]``) to a transformer."""
+        if isinstance(entry, str):
+            name, options = entry, {}
+        elif (
+            isinstance(entry, list)
+            and len(entry) in (1, 2)
+            and isinstance(entry[0], str)
+            and (len(entry) == 1 or isinstance(entry[1], Mapping))
+        ):
+            name, options = entry[0], (entry[1] if len(entry) == 2 else {})
+        else:
+            raise ConfigError(
+                'expected a transformer name or ["name", {options}], got ' + repr(entry)[:80],
+                path=key_path,
+            )
+        factory = self.get(name)
+        if factory is None:
+            raise ConfigError(
+                f"unknown transformer {name!r} (available: {', '.join(self.names())})",
+                path=key_path,
+            )
+        try:
+            return factory(options)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad options for transformer {name!r}: {exc}",
+                              path=key_path) from None
+
+
+class _Builtins(Catalog):
+    """The built-in catalog; the built-in modules are imported on first use."""
+
+    _loaded = False
+
+    def _ensure(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            import ccr.transformers.builtin  # noqa: F401  (registers on import)
+
+    def get(self, name: str) -> Factory | None:
+        self._ensure()
+        return super().get(name)
+
+    def names(self) -> list[str]:
+        self._ensure()
+        return super().names()
+
+
+BUILTINS: Catalog = _Builtins()
 
 
 def register(cls: type[Transformer]) -> type[Transformer]:
     """Class decorator: make ``cls`` available under ``cls.name`` (case-insensitive)."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    _REGISTRY[cls.name.lower()] = cls
+    BUILTINS.add(cls.name, cls)
     return cls
 
 
-def lookup(name: str) -> type[Transformer] | None:
-    _ensure_builtins()
-    return _REGISTRY.get(name.lower())
+def lookup(name: str) -> Factory | None:
+    """The built-in factory called ``name``, or None."""
+    return BUILTINS.get(name)
 
 
 def names() -> list[str]:
-    _ensure_builtins()
-    return sorted({cls.name for cls in _REGISTRY.values()})
+    return BUILTINS.names()
 
 
 def instantiate(entry: Any, *, key_path: str) -> Transformer:
-    """One ``use`` entry (``"name"`` or ``["name", {options}]``) to a transformer instance."""
-    if isinstance(entry, str):
-        name, options = entry, {}
-    elif (
-        isinstance(entry, list)
-        and len(entry) in (1, 2)
-        and isinstance(entry[0], str)
-        and (len(entry) == 1 or isinstance(entry[1], Mapping))
-    ):
-        name, options = entry[0], (entry[1] if len(entry) == 2 else {})
-    else:
-        raise ConfigError(
-            'expected a transformer name or ["name", {options}], got ' + repr(entry)[:80],
-            path=key_path,
-        )
-    cls = lookup(name)
-    if cls is None:
-        raise ConfigError(
-            f"unknown transformer {name!r} (available: {', '.join(names())})", path=key_path
-        )
-    try:
-        return cls(options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad options for transformer {name!r}: {exc}", path=key_path) from None
-
-
-_builtins_loaded = False
-
-
-def _ensure_builtins() -> None:
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        import ccr.transformers.builtin  # noqa: F401  (registers on import)
+    """A built-in transformer from one ``use`` entry (raises ConfigError)."""
+    return BUILTINS.create(entry, key_path=key_path)

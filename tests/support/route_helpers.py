@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 CLAUDE_CODE_FIXTURES = PROJECT.parent / "shared" / "fixtures" / "claude-code"
 
 #: Providers a typical user config has; a dry run never calls them.

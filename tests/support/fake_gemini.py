@@ -1,10 +1,11 @@
 """A scriptable Gemini API (``generateContent`` / ``streamGenerateContent``) on loopback.
 
-Like :mod:`tests.fake_upstream`, served by :class:`tests.loopback_http.ScriptedServer` on its own
-asyncio loop in a daemon thread, so sync and async tests see the true network path. It speaks
-Gemini's wire format: ``POST /v1beta/models/<model>:generateContent`` answers one
-``GenerateContentResponse``, ``...:streamGenerateContent?alt=sse`` answers SSE events of partial
-responses and ends at EOF (Gemini sends no ``[DONE]``).
+Like :mod:`tests.support.fake_upstream`, served by
+:class:`tests.support.loopback_http.ScriptedServer` on its own asyncio loop in a daemon thread,
+so sync and async tests see the true network path. It speaks Gemini's wire format:
+``POST /v1beta/models/<model>:generateContent`` answers one ``GenerateContentResponse``,
+``...:streamGenerateContent?alt=sse`` answers SSE events of partial responses and ends at EOF
+(Gemini sends no ``[DONE]``).
 
 Usage::
 
@@ -23,7 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.loopback_http import HttpRequest, ScriptedServer, parse_json, send_chunked, send_plain
+from tests.support.loopback_http import (
+    HttpRequest,
+    ScriptedServer,
+    parse_json,
+    send_chunked,
+    send_plain,
+)
 
 __all__ = [
     "FakeGemini",

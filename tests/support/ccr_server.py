@@ -14,8 +14,10 @@ from typing import Any
 
 from ccr.config import parse_config
 from ccr.context.projects import ProjectLocator
+from ccr.context.stores import Stores
+from ccr.engine.engine import Engine
 from ccr.server.app import create_app
-from ccr.server.state import AppState, Runtime
+from ccr.server.state import AppState
 
 
 def free_port() -> int:
@@ -29,9 +31,10 @@ class CcrServer:
                  claude_projects: Path | None = None) -> None:
         cfg = parse_config(config, env=env or {})
         self.state = AppState(
-            runtime=Runtime.build(cfg),
+            engine=Engine.build(cfg, stores=Stores(
+                projects=ProjectLocator(claude_projects or home / "claude-projects", home),
+            )),
             home=home,
-            projects=ProjectLocator(claude_projects or home / "claude-projects", home),
         )
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -75,7 +78,12 @@ class CcrServer:
         await server.after_stop()
 
     def reconfigure(self, config: dict[str, Any], env: dict[str, str] | None = None) -> None:
-        self.state.runtime = Runtime.build(parse_config(config, env=env or {}))
+        """Swap in a new engine as a reload does (the upstream pool is handed over)."""
+        old = self.state.engine
+        engine = Engine.build(parse_config(config, env=env or {}), stores=old.stores)
+        asyncio.run_coroutine_threadsafe(engine.start(previous=old), self._loop).result(15)
+        self.state.engine = engine
+        asyncio.run_coroutine_threadsafe(old.aclose(), self._loop).result(15)
 
     def stop(self) -> None:
         if self._stop is not None:

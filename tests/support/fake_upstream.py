@@ -2,8 +2,8 @@
 
 Tests and benchmarks point ccr at it to exercise the true network path (httpx, keep-alive,
 chunked SSE, abrupt disconnects) while deciding, per request, exactly what the "model" answers.
-It is served by :class:`tests.loopback_http.ScriptedServer` on its own asyncio loop in a daemon
-thread, so it works the same from sync and async tests.
+It is served by :class:`tests.support.loopback_http.ScriptedServer` on its own asyncio loop in
+a daemon thread, so it works the same from sync and async tests.
 
 Usage::
 
@@ -27,7 +27,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from tests.loopback_http import HttpRequest, ScriptedServer, parse_json, send_chunked, send_plain
+from tests.support.loopback_http import (
+    HttpRequest,
+    ScriptedServer,
+    parse_json,
+    send_chunked,
+    send_plain,
+)
 
 __all__ = [
     "Call",

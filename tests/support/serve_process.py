@@ -12,9 +12,9 @@ from typing import Any, Self
 
 import httpx
 
-from tests.ccr_server import free_port
+from tests.support.ccr_server import free_port
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 class ServeProcess:

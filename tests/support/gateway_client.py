@@ -13,10 +13,10 @@ import httpx2
 from anthropic.types import Message
 
 from ccr.protocol.sse import SSEDecoder
-from tests.anthropic_stream_check import check_stream
-from tests.ccr_server import CcrServer
-from tests.conftest import fake_config
-from tests.fake_upstream import FakeUpstream, Recorded
+from tests.support.anthropic_stream_check import check_stream
+from tests.support.ccr_server import CcrServer
+from tests.support.fake_upstream import FakeUpstream, Recorded
+from tests.support.fixtures import fake_config
 
 Event = tuple[str, dict[str, Any]]
 Ask = Callable[..., Message]

@@ -19,7 +19,7 @@ from typing import Any, Self
 import httpx
 import pytest
 
-from tests.ccr_server import free_port
+from tests.support.ccr_server import free_port
 
 
 class CcrHome:
@@ -149,6 +149,10 @@ def start(ccr: CcrHome, *args: str) -> dict[str, Any]:
     record = ccr.record()
     assert record is not None
     return record
+
+
+#: The Claude Code release the end-to-end tests run (``.ci/run`` installs it).
+CLI_VERSION = "2.1.197"
 
 
 def find_claude() -> str:

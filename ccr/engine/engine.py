@@ -1,0 +1,235 @@
+"""The engine: one compiled configuration and the two verbs every caller uses.
+
+``route(request)`` decides where a request goes (router script first, then the built-in rules);
+``open(request, decision)`` sends it and returns the exchange the caller reads as JSON or SSE.
+The server, ``ccr route --dry-run`` and the benchmarks all go through these, so a dry run shows
+exactly what the server would do. An engine's configuration never changes: a reload builds a new
+engine and hands over what is unchanged (the stores, and the upstream pool when its settings
+match), and a request keeps the engine it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ccr.agents import AgentRun, ImageAgent
+from ccr.config import Config, default_config_path, script_view
+from ccr.context.stores import Stores
+from ccr.engine.request import ClientRequest
+from ccr.errors import ApiError
+from ccr.routing.context import Route
+from ccr.routing.decide import Decision, decide
+from ccr.routing.prepare import build_context
+from ccr.transformers.chain import Chain, build_chains, catalog_for
+from ccr.transformers.custom import CustomTransformers, load_custom_transformers
+
+if TYPE_CHECKING:
+    from ccr.engine.converted import ConvertedExchange
+    from ccr.engine.passthrough import PassthroughExchange
+    from ccr.engine.upstream import Upstream
+    from ccr.sandbox import RouterScript
+
+    Exchange = ConvertedExchange | PassthroughExchange
+
+__all__ = ["ClientRequest", "Decision", "Engine"]
+
+log = logging.getLogger("ccr")
+
+
+@dataclass(eq=False)
+class Engine:
+    config: Config
+    chains: dict[tuple[str, str], Chain]
+    #: What a router script sees as ``config`` (no keys, no URLs), built once.
+    script_config: dict[str, Any]
+    #: The user's router script runner, when ``CUSTOM_ROUTER_PATH`` is set.
+    script: RouterScript | None = None
+    #: The config's own transformers (``"transformers": [{"path": ...}]``) and their sandboxes.
+    transformers: CustomTransformers = field(default_factory=CustomTransformers)
+    stores: Stores = field(default_factory=Stores)
+    #: The pooled upstream client; set by :meth:`start` (None for dry runs).
+    upstream: Upstream | None = None
+    #: Requests being served by this engine (a replaced engine retires when it reaches 0).
+    in_flight: int = 0
+    _owns_upstream: bool = False
+
+    @classmethod
+    def build(cls, config: Config, *, stores: Stores | None = None) -> Engine:
+        """Raises ConfigError when a transformer name or its options are wrong, or a user
+        transformer file cannot be loaded (checked in a sandbox worker). Sandboxes are created
+        but not started (see :meth:`start`)."""
+        transformers = load_custom_transformers(config)
+        return cls(
+            config=config,
+            chains=build_chains(config, catalog_for(config, transformers)),
+            script_config=script_view(config),
+            script=_router_script(config),
+            transformers=transformers,
+            stores=stores if stores is not None else Stores(),
+        )
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self, previous: Engine | None = None, *, upstream: bool = True) -> None:
+        """Start the sandboxes and, unless ``upstream`` is False (dry runs), the upstream pool:
+        taken over from ``previous`` when its settings match, else a new one."""
+        if self.script is not None:
+            await self.script.start()
+            if self.script.load_error:
+                log.error("router script: %s", self.script.load_error)
+        await self.transformers.start()
+        if not upstream:
+            return
+        if (previous is not None and previous.upstream is not None
+                and _upstream_settings(previous.config) == _upstream_settings(self.config)):
+            self.upstream, self._owns_upstream = previous.upstream, previous._owns_upstream
+            previous._owns_upstream = False
+        elif self.upstream is None:
+            self.upstream, self._owns_upstream = _make_upstream(self.config), True
+
+    async def retire(self, *, poll_s: float = 1.0) -> None:
+        """Close once the requests that started on this engine are done (after a reload)."""
+        while self.in_flight > 0:
+            await asyncio.sleep(poll_s)
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self.script is not None:
+            await self.script.aclose()
+        await self.transformers.aclose()
+        if self.upstream is not None and self._owns_upstream:
+            self._owns_upstream = False
+            await self.upstream.aclose()
+
+    # -- the two verbs ---------------------------------------------------------------------------
+
+    async def route(self, request: ClientRequest) -> Decision:
+        """Where ``request`` goes and why; raises ApiError (400) when nothing can take it."""
+        config = self.config
+        if not config.has_providers:
+            raise ApiError(no_provider_message(config), 400)
+        stores = self.stores
+        # A cold count of a big request encodes in a worker thread; build_context's count of
+        # the same body then reuses it.
+        await stores.tokens.acount_request(request.body)
+        ctx = build_context(
+            request.body, request.headers, router=config.router, tokens=stores.tokens,
+            sessions=stores.sessions, projects=stores.projects, session_id=request.session_id,
+        )
+        if request.session_usage is not None:
+            ctx.session_usage = request.session_usage
+        decision = await decide(ctx, config, script=self.script,
+                                script_config=self.script_config)
+        for warning in decision.warnings:
+            log.warning("routing: %s", warning)
+        return decision
+
+    async def open(self, request: ClientRequest, decision: Decision) -> Exchange:
+        """Send the request where ``decision`` says; raises ApiError while nothing has been
+        sent to the client, so the caller can still answer with a plain error."""
+        from ccr.engine.exchange import open_exchange
+
+        route, ctx = decision.route, decision.ctx
+        assert ctx is not None, "decision must come from Engine.route"
+        return await open_exchange(
+            body=request.body,
+            route=route,
+            chain=self.chains[(route.provider.name, route.model)],
+            upstream=self._upstream(),
+            input_estimate=ctx.token_count,
+            client_headers=ctx.headers,
+            agent=self._image_agent(ctx.router.image, route, request.body),
+        )
+
+    def finish(self, decision: Decision, exchange: Exchange) -> None:
+        """After the answer: the session's usage, for routing its next turn and status lines."""
+        outcome = exchange.outcome
+        session_id = decision.ctx.session_id if decision.ctx is not None else None
+        if session_id and outcome.usage and not outcome.error:
+            self.stores.sessions.record(session_id, outcome.usage, exchange.route.name)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _upstream(self) -> Upstream:
+        if self.upstream is None:
+            raise ApiError("ccr's upstream client is not running (engine not started)", 500)
+        return self.upstream
+
+    def _image_agent(self, image_route: str | None, route: Route,
+                     body: dict[str, Any]) -> AgentRun | None:
+        """The image agent for this request, if ``Router.image`` is set and it applies."""
+        chain = self.chains[(route.provider.name, route.model)]
+        if not image_route or chain.protocol == "anthropic":
+            return None
+        agent = ImageAgent(image_route)
+        forced = self.config.raw.get("forceUseImageAgent") is True
+        if not agent.applies(body, forced=forced, route_name=route.name):
+            return None
+
+        async def complete(request: dict[str, Any]) -> dict[str, Any]:
+            from ccr.engine.exchange import open_exchange
+
+            resolved = self.config.resolve(request["model"])
+            if resolved is None:
+                raise ApiError(f"Router.image {request['model']!r} is not configured", 500)
+            provider, model = resolved
+            exchange = await open_exchange(
+                body=request,
+                route=Route(provider, model, "image"),
+                chain=self.chains[(provider.name, model)],
+                upstream=self._upstream(),
+                input_estimate=self.stores.tokens.count_request(request),
+            )
+            return await exchange.json()
+
+        return agent.prepare(body, complete)
+
+
+def no_provider_message(config: Config) -> str:
+    where = str(config.path or default_config_path())
+    return (
+        "ccr has no provider configured. Run `ccr init` to write a starter config, or add a "
+        f'provider to {where}: {{"Providers": [{{"name": "deepseek", "api_base_url": '
+        '"https://api.deepseek.com/chat/completions", "api_key": "$DEEPSEEK_API_KEY", '
+        '"models": ["deepseek-chat"]}], "Router": {"default": "deepseek,deepseek-chat"}}'
+    )
+
+
+def _router_script(config: Config) -> RouterScript | None:
+    """The sandboxed runner for ``CUSTOM_ROUTER_PATH``; limits come from ``CUSTOM_ROUTER_*``."""
+    if not config.custom_router_path:
+        return None
+    from ccr.sandbox import RouterScript
+
+    raw = config.raw
+
+    def number(key: str, default: float) -> float:
+        try:  # validated at load; numeric strings are allowed like other numbers
+            value = float(raw[key])
+        except (KeyError, TypeError, ValueError):
+            return default
+        return value if value > 0 else default
+
+    return RouterScript(
+        config.custom_router_path,
+        timeout_ms=number("CUSTOM_ROUTER_TIMEOUT_MS", 100),
+        memory_mb=int(number("CUSTOM_ROUTER_MEMORY_MB", 256)),
+        workers=int(number("CUSTOM_ROUTER_WORKERS", 2)),
+    )
+
+
+def _upstream_settings(config: Config) -> tuple[object, ...]:
+    from ccr.engine.upstream import Timeouts
+
+    return (config.proxy_url, Timeouts.from_config(config.raw, config.api_timeout_ms))
+
+
+def _make_upstream(config: Config) -> Upstream:
+    from ccr.engine.upstream import Timeouts, Upstream
+
+    return Upstream(
+        Timeouts.from_config(config.raw, config.api_timeout_ms), proxy_url=config.proxy_url
+    )

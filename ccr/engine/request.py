@@ -1,0 +1,22 @@
+"""What a caller hands the engine: the client's request as received, before any routing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ClientRequest:
+    """One Messages request; the server, ``ccr route`` and the benchmarks build the same thing."""
+
+    body: dict[str, Any]
+    #: As received; credentials are stripped before scripts or logs see them.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Route as this session (dry runs); otherwise read from the headers or the body.
+    session_id: str | None = None
+    #: The client key's name, when the server knows it.
+    client: str | None = None
+    #: Pretend the session's last turn looked like this (dry runs: ``--session-input``).
+    session_usage: Any = None

@@ -1,0 +1,1 @@
+"""Test helpers: real servers on loopback, fake upstreams, the stream validator, fixtures."""
