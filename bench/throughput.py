@@ -16,7 +16,8 @@ Measured, per router:
 - ``added``: one client, median time for the 78 KB Claude Code request and a 700 KB
   conversation streamed, minus the same request sent to the upstream directly;
 - ``gap p99``: 16 streams on the spaced upstream while 4 cold 700 KB requests arrive: the 99th
-  percentile of the time between two reads of those streams;
+  percentile of the time between two reads of those streams (and the same without the cold
+  requests, which is what the machine alone gives);
 - idle RSS of each router process at the end.
 
 Run from the project root: ``python -m bench.throughput [--rounds 3] [--json]``.
@@ -359,6 +360,8 @@ async def gaps_under_cold_counts(url: str, stream_request: bytes, cold: list[byt
         await connection.post(stream_request, gaps=gaps)
 
     async def cold_requests() -> float:
+        if not cold:
+            return 0.0
         await asyncio.sleep(0.15)
         started = time.perf_counter()
         await asyncio.gather(*(Connection(host, port).post(body) for body in cold))
@@ -450,6 +453,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                        + 10 * i + routers.index(router))
                                      | {"model": f"fast,{MODEL}", "stream": True}, headers)
                         for i in range(4)]
+                quiet, _ = asyncio.run(gaps_under_cold_counts(
+                    url, http_request(url, small_body("spaced")), [], 16))
+                sample.add("gap_quiet", *quiet)
                 gaps, cold_s = asyncio.run(gaps_under_cold_counts(
                     url, http_request(url, small_body("spaced")), cold, 16))
                 sample.add("gap", *gaps)
@@ -481,6 +487,7 @@ def summarise(outcome: dict[str, Any]) -> dict[str, dict[str, float]]:
             "added_plain_ms": (sample.median("plain") - direct.median("plain")) * 1000,
             "added_convo_ms": (sample.median("convo") - direct.median("convo")) * 1000,
             "gap_p99_ms": sample.p99("gap"),
+            "gap_quiet_p99_ms": sample.p99("gap_quiet"),
             "rss_mib": max(outcome["rss"].get(name) or [math.nan]),
             "errors": sum(sample.values.get("errors", [])),
         }
@@ -499,7 +506,9 @@ def markdown(outcome: dict[str, Any], table: dict[str, dict[str, float]]) -> str
     columns = [("rate16", "streams/s @16", 0), ("rate64", "streams/s @64", 0),
                ("cpu_ms", "CPU ms/stream", 2), ("ttfb_ms", "TTFB ms (spaced, 16)", 1),
                ("ttft_ms", "first delta ms", 1), ("added_plain_ms", "added ms, 78 KB", 2),
-               ("added_convo_ms", "added ms, 700 KB", 2), ("gap_p99_ms", "gap p99 ms", 1),
+               ("added_convo_ms", "added ms, 700 KB", 2),
+               ("gap_quiet_p99_ms", "gap p99 ms, no cold requests", 1),
+               ("gap_p99_ms", "gap p99 ms, 4 cold 700 KB", 1),
                ("rss_mib", "idle RSS MiB/process", 0)]
     lines = ["| router | " + " | ".join(title for _, title, _ in columns) + " |",
              "|---|" + "---|" * len(columns)]

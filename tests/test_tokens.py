@@ -6,6 +6,7 @@ import asyncio
 import base64
 import copy
 import json
+import os
 import socket
 import struct
 import threading
@@ -489,3 +490,23 @@ def test_a_text_repeated_within_one_request_is_encoded_once_and_counted_each_tim
         "messages": [user("the same sentence here"), user("the same sentence here")]})
     assert twice == 2 * once
     assert spy.encoded == ["the same sentence here"]
+
+
+def test_concurrent_large_counts_share_one_lower_priority_thread() -> None:
+    niceness: set[int] = set()
+
+    class NiceSpy(ThreadSpy):
+        def encode_ordinary(self, text: str) -> list[int]:
+            niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().encode_ordinary(text)
+
+    spy = NiceSpy()
+    counter = TokenCounter(encoding=lambda: spy)  # type: ignore[arg-type, return-value]
+
+    async def main() -> None:
+        await asyncio.gather(*(counter.acount_request(big_request(tokens.INLINE_CHARS + 1000 * i))
+                               for i in range(1, 5)))
+
+    asyncio.run(main())
+    assert len(spy.threads) == 1
+    assert niceness == {os.getpriority(os.PRIO_PROCESS, 0) + tokens.ENCODER_NICE}
