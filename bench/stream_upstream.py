@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import signal
 import sys
@@ -115,8 +116,8 @@ async def serve(chunks: int, gap_ms: float, port: int) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.buffer.read1(
-        4096) else None)
+    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(
+        sys.stdin.fileno(), 4096) else None)
     await stop.wait()
     server.close()
 

@@ -367,7 +367,9 @@ async def gaps_under_cold_counts(url: str, stream_request: bytes, cold: list[byt
         await asyncio.gather(*(Connection(host, port).post(body) for body in cold))
         return time.perf_counter() - started
 
-    *_, cold_s = await asyncio.gather(*(open_stream(c) for c in connections), cold_requests())
+    cold_task = asyncio.ensure_future(cold_requests())
+    await asyncio.gather(*(open_stream(c) for c in connections))
+    cold_s = await cold_task
     for connection in connections:
         connection.close()
     return gaps, cold_s

@@ -510,3 +510,10 @@ def test_concurrent_large_counts_share_one_lower_priority_thread() -> None:
     asyncio.run(main())
     assert len(spy.threads) == 1
     assert niceness == {os.getpriority(os.PRIO_PROCESS, 0) + tokens.ENCODER_NICE}
+
+
+def test_the_encoding_keeps_no_python_copy_of_its_vocabulary() -> None:
+    """100K Python objects would cost ~15 MiB per process and slow every full collection."""
+    encoding = cl100k_encoding()
+    assert len(getattr(encoding, "_mergeable_ranks", {})) == 0
+    assert encoding.encode_ordinary("hello world") == [15339, 1917]
