@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.service.workers import resolve_workers
+from ccr.service.workers import Supervisor, resolve_workers
 from tests.support.ccr_server import free_port
 from tests.support.fake_upstream import FakeUpstream, text
 from tests.support.fixtures import fake_config
@@ -157,3 +157,10 @@ def test_a_busy_port_is_reported_and_no_worker_starts(tmp_path: Path, fake: Fake
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "workers started" not in result.stderr
+
+
+def test_workers_that_keep_failing_at_start_make_the_supervisor_give_up() -> None:
+    failing = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    started = time.monotonic()
+    assert Supervisor(failing, 2, restart_delay_s=0.05).run() == 3
+    assert time.monotonic() - started < 10

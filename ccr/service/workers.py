@@ -27,8 +27,9 @@ from ccr.process import SUPERVISOR_ENV, WORKER_ENV
 
 log = logging.getLogger("ccr")
 
-#: A worker that dies sooner than this after starting is restarted only after this long, so a
-#: worker that cannot start does not spin.
+#: A worker that dies within MIN_UPTIME_S of starting failed to start: it is restarted only after
+#: RESTART_DELAY_S, and after three such failures per worker in a row the supervisor gives up.
+MIN_UPTIME_S = 5.0
 RESTART_DELAY_S = 1.0
 _POLL_S = 0.05
 BACKLOG = 1024
@@ -78,10 +79,12 @@ class Supervisor:
     """Starts ``count`` workers running ``command`` and keeps them running until told to stop."""
 
     def __init__(self, command: Sequence[str], count: int, *,
-                 restart_delay_s: float = RESTART_DELAY_S) -> None:
+                 restart_delay_s: float = RESTART_DELAY_S,
+                 min_uptime_s: float = MIN_UPTIME_S) -> None:
         self.command = list(command)
         self.count = count
         self.restart_delay_s = restart_delay_s
+        self.min_uptime_s = min_uptime_s
         self.workers: dict[int, _Worker] = {}
         self.stopping = False
         self._signals: list[int] = []
@@ -113,7 +116,7 @@ class Supervisor:
         self.workers[number] = _Worker(number, process)
 
     def _supervise(self) -> int:
-        failures = 0
+        quick_failures = 0  # workers that died within min_uptime_s, since one lasted longer
         waiting: dict[int, float] = {}  # worker number -> when to restart it
         while True:
             while self._signals:
@@ -125,16 +128,18 @@ class Supervisor:
                 del self.workers[number]
                 if self.stopping:
                     continue
-                failures += 1
-                quick = time.monotonic() - worker.started < self.restart_delay_s
+                quick = time.monotonic() - worker.started < self.min_uptime_s
+                quick_failures = quick_failures + 1 if quick else 0
+                if quick_failures >= 3 * self.count:
+                    log.error("ccr: workers keep exiting at start (last status %s); giving up",
+                              code)
+                    self.stopping = True
+                    waiting.clear()
+                    self._stop_all(signal.SIGTERM)
+                    return code or 1
                 log.error("ccr: worker %d (pid %d) exited with status %s; restarting it",
                           number, worker.process.pid, code)
                 waiting[number] = time.monotonic() + (self.restart_delay_s if quick else 0.0)
-                if quick and failures >= 3 * self.count and not self._any_lasting():
-                    log.error("ccr: workers keep failing at start; giving up")
-                    self.stopping = True
-                    self._stop_all(signal.SIGTERM)
-                    return code or 1
             for number, when in list(waiting.items()):
                 if self.stopping:
                     waiting.clear()
@@ -144,10 +149,6 @@ class Supervisor:
             if self.stopping and not self.workers:
                 return 0
             time.sleep(_POLL_S)
-
-    def _any_lasting(self) -> bool:
-        now = time.monotonic()
-        return any(now - w.started >= self.restart_delay_s for w in self.workers.values())
 
     def _forward(self, signum: int) -> None:
         if signum in (signal.SIGTERM, signal.SIGINT):
