@@ -2,7 +2,7 @@
 
 Times ``ccr.routing.decide.decide`` in this process on ``01-plain.json`` (the 78 KB first turn
 Claude Code sends) without a script, and with ``router_scripts/task_type.py`` run through the
-sandbox exactly as the server runs it (``make_router_script``: worker processes, JSON lines).
+sandbox exactly as the server runs it (the engine's runner: worker processes, JSON lines).
 The script is timed twice: on the request as recorded ("say hello": it reads the last user
 message, finds no task word and falls through to the built-in rules) and with that message
 changed to a question (it returns a route). A script that only returns None shows the cost of
@@ -28,10 +28,10 @@ from typing import Any
 
 from ccr.config import Config, parse_config, script_view
 from ccr.context.tokens import TokenCounter
+from ccr.engine.engine import Engine
 from ccr.routing.context import RequestContext
 from ccr.routing.decide import decide
 from ccr.routing.prepare import build_context
-from ccr.server.state import make_router_script
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURE = PROJECT.parent / "shared" / "fixtures" / "claude-code" / "01-plain.json"
@@ -94,7 +94,7 @@ async def _time_calls(case: Case, config: Config, view: dict[str, Any], calls: i
 
 
 async def _started(config: Config) -> Any:
-    script = make_router_script(config)
+    script = Engine.build(config).script
     await script.start()
     if script.load_error:
         raise RuntimeError(script.load_error)

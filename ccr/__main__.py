@@ -1,3 +1,3 @@
-from ccr.cli.main import app
+from ccr.cli.entry import main
 
-app()
+main()

@@ -10,9 +10,12 @@ import logging
 import logging.handlers
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccr.config import redact_text
+
+if TYPE_CHECKING:
+    from ccr.config.model import Config
 
 LOGGER_NAME = "ccr"
 REQUESTS_LOGGER = "ccr.requests"
@@ -92,3 +95,21 @@ def request_line(fields: dict[str, Any]) -> str:
             text = '"' + text.replace('"', "'") + '"'
         parts.append(f"{key}={text}")
     return " ".join(parts)
+
+
+#: Settings read once when the server starts: a reload cannot change them.
+RESTART_KEYS = (("HOST", "host"), ("PORT", "port"))
+
+
+def apply_reload(old: Config, new: Config, home: Path) -> list[str]:
+    """Carry a reloaded config's logging settings over (``LOG``, ``LOG_LEVEL``), and name the
+    changed keys that need a restart; returns those keys."""
+    if (old.log, old.log_level) != (new.log, new.log_level):
+        setup_logging(home=home, enabled=new.log, level=new.log_level)
+        logging.getLogger(LOGGER_NAME).info("logging now LOG=%s LOG_LEVEL=%s",
+                                            str(new.log).lower(), new.log_level)
+    changed = [key for key, attr in RESTART_KEYS if getattr(old, attr) != getattr(new, attr)]
+    for key in changed:
+        logging.getLogger(LOGGER_NAME).warning(
+            "config reload: %s changed; it takes effect when ccr restarts (`ccr restart`)", key)
+    return changed

@@ -6,22 +6,37 @@
 #
 # THE CONTRACT
 # ccr calls router(req, config) for every /v1/messages request, before its built-in Router
-# rules. Return
+# rules, including the one for Claude Code's /model. Return
 #   "provider,model"  a pair configured in "Providers" (case-insensitive): the request goes there;
 #   None              the built-in rules decide (explicit "provider,model" model, subagent tag,
 #                     longContext, background, webSearch, think, image, default).
+# To let /model win, return req.explicit_route first when it is set (this template does).
 #
-# req (read with req.body or req["body"]):
-#   body           the Anthropic Messages request as the client sent it: model, messages,
-#                  system, tools, thinking, metadata, max_tokens, stream, ...
-#   headers        request headers, names lower-cased, credentials (authorization, x-api-key,
-#                  cookie) removed; e.g. headers.get("x-claude-code-agent-id")
+# req, about what Claude Code sent (computed only when read):
+#   prompt          what the person typed in the latest turn (no system reminders, tool results
+#                   or Claude Code's injected context); on a tool-result turn, the prompt that
+#                   started the task; in a subagent, its task
+#   first_prompt    the conversation's first prompt
+#   is_tool_result  the latest turn hands back tool results
+#   is_subagent     a subagent's request; subagent_type: "general-purpose", "Explore", ...
+#   is_background   asks for a Haiku model (Claude Code's small fast model)
+#   requested_model, explicit_route   the model asked for; "provider,model" from /model or None
+#   thinking        None, "adaptive" or "enabled"; thinking_budget
+#   has_images, tool_names, has_web_search, message_count
+#   cwd, project    the working directory and its folder name under ~/.claude/projects
+#   now             the current local time, timezone-aware (use it, not datetime.now())
+# and as ccr knows it:
 #   token_count    ccr's count of the request's input tokens (int)
 #   session_id     Claude Code's session id, or None
 #   session_usage  the session's previous turn as the provider reported it, or None:
 #                  input_tokens, output_tokens, cache_read_input_tokens,
-#                  cache_creation_input_tokens, total_input, turns, last_route
-#   project        Claude Code's project folder name (e.g. "-home-me-src-webapp"), or None
+#                  cache_creation_input_tokens, total_input, turns, last_route,
+#                  session_input_tokens, session_output_tokens
+#   client         the client key's name (APIKEYS), or None with a single APIKEY
+#   spend          USD spent so far at the configured PRICES: session, project_today,
+#                  client_today, router_today
+#   providers      provider health by provider name (empty until ccr reports it)
+#   body, headers  the request as sent (headers lower-cased, without credentials)
 #
 # config (no API keys, no URLs):
 #   Providers              [{"name": ..., "models": [...]}, ...]
@@ -54,10 +69,11 @@
 # prints the route, the rule that chose it and the script's error and time. request.json is an
 # Anthropic request body, or {"method", "path", "headers", "body"}; give a folder or a .jsonl file
 # for many requests at once. --header K:V adds a header, --session-id routes as a session, --json
-# prints JSON. To look at a value while writing a script, raise it: raise ValueError(repr(x)).
+# prints JSON, --now 2026-12-06T23:30 sets req.now, --explain shows every rule's verdict. To look
+# at a value while writing a script, print it: a dry run shows what the script printed.
 #
 # THIS EXAMPLE
-# Routes by a word in the user's latest message, else by the model the client asked for
+# Routes by a word in what the person typed (req.prompt), else by the model the client asked for
 # (both matched as case-insensitive substrings, first match wins):
 #   "CUSTOM_ROUTER_OPTIONS": {
 #     "keyword_routes": {"quick question": "ollama,qwen2.5-coder:latest"},
@@ -65,29 +81,6 @@
 #                      "haiku": "ollama,qwen2.5-coder:latest"}
 #   }
 # Replace it with your own policy.
-
-import re
-
-
-def last_user_text(body):
-    """The text of the last user message with typed text ("" if none), without the
-    <system-reminder> blocks Claude Code adds."""
-    for message in reversed(body.get("messages") or []):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            text = content
-        else:
-            text = "\n".join(
-                block.get("text") or ""
-                for block in content or []
-                if isinstance(block, dict) and block.get("type") == "text"
-            )
-        text = re.sub(r"<system-reminder>.*?(</system-reminder>|$)", "", text, flags=re.S)
-        if text.strip():
-            return text.strip()
-    return ""
 
 
 def first_match(routes, text):
@@ -100,10 +93,12 @@ def first_match(routes, text):
 
 
 def router(req, config):
+    if req.explicit_route:  # /model provider,model wins
+        return req.explicit_route
     options = config.get("CUSTOM_ROUTER_OPTIONS") or {}
     keyword_routes = options.get("keyword_routes")
     if keyword_routes:
-        route = first_match(keyword_routes, last_user_text(req.body))
+        route = first_match(keyword_routes, req.prompt)
         if route:
             return route
     return first_match(options.get("model_routes"), str(req.body.get("model") or ""))

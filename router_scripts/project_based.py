@@ -1,10 +1,11 @@
 # project_based.py - a model per project.
 #
-# Claude Code keeps each conversation under ~/.claude/projects/<project>/<session>.jsonl, where
-# <project> is the working folder with "/" turned into "-": /home/me/src/webapp is
-# "-home-me-src-webapp". ccr finds it from the request's session id and passes it as
-# req.project (None when the session has no transcript yet, e.g. on its very first request,
-# or the client is not Claude Code).
+# req.project is the folder name Claude Code keeps a project's conversations under, in
+# ~/.claude/projects/: the working directory with every character but letters and digits turned
+# into "-" (/home/me/src/webapp is "-home-me-src-webapp"). ccr reads the working directory from
+# the system prompt Claude Code sends with every request, so this works from a session's first
+# request, a one-shot `claude -p` included. req.cwd is the directory itself. Both are None when
+# the client is not Claude Code. A model picked with /model ("provider,model") always wins.
 #
 # Options (config.json):
 #
@@ -24,12 +25,14 @@
 # (For a whole different Router per project, ccr also reads
 # ~/.claude-code-router/<project>/config.json; this script is for simple one-line mappings.)
 #
-# Try it: ccr route --dry-run request.json --session-id <a session id of that project>
+# Try it: ccr route --dry-run request.json --explain
 
 import re
 
 
 def router(req, config):
+    if req.explicit_route:
+        return req.explicit_route
     project = req.project
     if not project:
         return None

@@ -1,6 +1,6 @@
 # task_type.py - pick the model by what the user asks for.
 #
-# Looks at the text of the user's latest message and routes:
+# Looks at what the person typed (req.prompt) and routes:
 #   review / audit / critique ...            -> "review"    (a strong model)
 #   implement / write / add / create / fix   -> "implement" (a coding model)
 #   why / explain / solve / debug ...        -> "reasoning" (a reasoning model)
@@ -8,9 +8,13 @@
 # ("Why does this fail? Fix it." is reasoning; "Add a test and explain it" is implement).
 # Anything else returns None, and ccr's built-in Router rules decide.
 #
-# Which message: the last user message that has text the user typed. Claude Code sends tool
-# results as user messages too; those are skipped, so every turn of one task routes alike.
-# The <system-reminder> blocks Claude Code adds to user messages are ignored.
+# Which text: req.prompt, what the person typed in the latest human turn. Claude Code's system
+# reminders, the agent and skill lists it sends as mid-conversation "system" messages, and tool
+# results are not part of it; on a tool-result turn it is the prompt that started the task, so
+# every turn of one task routes alike; in a subagent it is the task the subagent was given.
+#
+# /model wins: when the person picked "provider,model" with /model, this script returns that
+# route (req.explicit_route) instead of classifying the prompt.
 #
 # Options (config.json), all optional:
 #
@@ -44,31 +48,6 @@ DEFAULT_PATTERNS = {
     "implement": r"\b(implement|write|add|create|build|refactor|fix|rename|port)\b",
     "reasoning": r"\b(why|explain|solve|debug|diagnose|investigate|figure out|root cause)\b",
 }
-REMINDER = r"<system-reminder>.*?(</system-reminder>|$)"
-
-
-def typed_text(content):
-    """The text a user typed in one message's content (a string or a list of blocks)."""
-    if isinstance(content, str):
-        parts = [content]
-    else:
-        parts = [
-            block.get("text") or ""
-            for block in content or []
-            if isinstance(block, dict) and block.get("type") == "text"
-        ]
-    text = "\n".join(parts)
-    return re.sub(REMINDER, "", text, flags=re.S).strip()
-
-
-def last_user_text(body):
-    """The text of the last user message that has any typed text, or ""."""
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            text = typed_text(message.get("content"))
-            if text:
-                return text
-    return ""
 
 
 def task_kind(text, patterns):
@@ -84,12 +63,14 @@ def task_kind(text, patterns):
 
 
 def router(req, config):
+    if req.explicit_route:
+        return req.explicit_route
     options = config.get("CUSTOM_ROUTER_OPTIONS") or {}
     routes = dict(DEFAULT_ROUTES)
     routes.update(options.get("task_routes") or {})
     patterns = dict(DEFAULT_PATTERNS)
     patterns.update(options.get("task_patterns") or {})
     active = {kind: patterns[kind] for kind in routes if routes[kind] and kind in patterns}
-    text = last_user_text(req.body)
+    text = req.prompt
     kind = task_kind(text, active) if text else None
     return routes[kind] if kind else None

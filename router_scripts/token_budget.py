@@ -38,6 +38,8 @@ def number(options, name, default):
 
 
 def router(req, config):
+    if req.explicit_route:  # a model picked with /model wins
+        return req.explicit_route
     options = config.get("CUSTOM_ROUTER_OPTIONS") or {}
     router_slots = config.get("Router") or {}
     threshold = router_slots.get("longContextThreshold") or 60000

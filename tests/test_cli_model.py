@@ -231,20 +231,24 @@ def test_only_three_backups_are_kept_after_many_changes(config: Path) -> None:
         "alpha,alpha-small", "alpha,alpha-large", "beta,beta-1"]
 
 
-def test_first_write_warns_that_comments_are_dropped_and_later_ones_do_not(config: Path) -> None:
+def test_writes_keep_the_files_comments(config: Path) -> None:
     first = _ccr("set", "think", "beta,beta-1")
-    second = _ccr("set", "think", "alpha,alpha-large")
+    second = _ccr("add-model", "alpha", "alpha-v4")
 
-    assert "comments" in first.stderr
-    assert not has_comments(config.read_text())
-    assert "comments" not in second.stderr
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert "comments" not in first.stderr + second.stderr
+    text = config.read_text()
+    assert has_comments(text)
+    comments = [line.strip() for line in CONFIG_TEXT.splitlines() if line.strip().startswith("//")]
+    assert all(comment in text for comment in comments)
+    assert load_config(config).router.think == "beta,beta-1"
+    assert load_config(config).provider("alpha").models[-1] == "alpha-v4"
 
 
-def test_help_says_comments_are_not_kept(config: Path) -> None:
+def test_help_says_comments_are_kept(config: Path) -> None:
     result = _ccr("--help")
 
-    assert "comments" in result.stdout
-    assert "backup" in result.stdout
+    assert "comments and layout are kept" in result.stdout
 
 
 def test_show_prints_slots_and_providers_without_secrets(config: Path) -> None:
@@ -325,8 +329,6 @@ def test_menu_switches_a_slot_with_arrow_keys(menu: pexpect.spawn, config: Path)
     menu.send(DOWN + DOWN + ENTER)  # default, background, think
     menu.expect("Route for think")
     menu.send(DOWN + ENTER)  # the cursor starts on the current route, alpha-large
-    menu.expect("has comments")
-    menu.send("y")
     menu.expect(r"Saved: think → beta,beta-1")
 
     assert _finish(menu) == 0
@@ -335,26 +337,10 @@ def test_menu_switches_a_slot_with_arrow_keys(menu: pexpect.spawn, config: Path)
     _assert_valid(config)
 
 
-def test_menu_writes_nothing_when_the_comment_warning_is_declined(
-    menu: pexpect.spawn, config: Path
-) -> None:
-    menu.send(DOWN + DOWN + ENTER)
-    menu.expect("Route for think")
-    menu.send(DOWN + ENTER)
-    menu.expect("has comments")
-    menu.send("n")
-    menu.expect("Nothing written")
-
-    assert _finish(menu) == 0
-    assert config.read_text() == CONFIG_TEXT
-
-
 def test_menu_adds_a_model_to_a_provider(menu: pexpect.spawn, config: Path) -> None:
     menu.send(DOWN * 6 + ENTER)  # six slots down to the first provider
     menu.expect("Model name")
     menu.sendline("alpha-v4, alpha-mini")
-    menu.expect("has comments")
-    menu.send("y")
     menu.expect("Saved: alpha: added alpha-v4, alpha-mini")
 
     assert _finish(menu) == 0
@@ -379,8 +365,6 @@ def _add_provider(menu: pexpect.spawn, name: str, key_var: str) -> None:
 
 def test_menu_adds_a_provider(menu: pexpect.spawn, config: Path) -> None:
     _add_provider(menu, "gamma", KEY_VAR)
-    menu.expect("has comments")
-    menu.send("y")
     menu.expect("Saved: added provider gamma")
 
     assert _finish(menu) == 0

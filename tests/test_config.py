@@ -83,6 +83,15 @@ CCR_V2_CONFIG = """
 """
 
 
+def _ccr_v2_env(tmp_path: Path) -> dict[str, str]:
+    """ENV with a HOME holding the transformer file CCR_V2_CONFIG names (files are checked)."""
+    home = tmp_path / "home"
+    plugin = home / ".claude-code-router" / "plugins" / "gemini-cli.py"
+    plugin.parent.mkdir(parents=True, exist_ok=True)
+    plugin.write_text("class GeminiCli:\n    name = 'gemini-cli'\n")
+    return {**ENV, "HOME": str(home)}
+
+
 def _provider(name: str = "deepseek", models: list[str] | None = None, **extra: Any
               ) -> dict[str, Any]:
     return {"name": name, "api_base_url": f"https://{name}.example.com/v1/chat/completions",
@@ -123,7 +132,7 @@ def test_ccr_home_defaults_to_the_node_ccr_directory(monkeypatch: pytest.MonkeyP
 
 def test_realistic_ccr_v2_config_loads_unchanged(tmp_path: Path) -> None:
     path = _write(tmp_path, CCR_V2_CONFIG)
-    config = load_config(path, env=ENV)
+    config = load_config(path, env=_ccr_v2_env(tmp_path))
 
     assert config.path == path
     assert [p.name for p in config.providers] == ["deepseek", "ollama", "openrouter"]
@@ -144,14 +153,14 @@ def test_realistic_ccr_v2_config_loads_unchanged(tmp_path: Path) -> None:
 
 
 def test_unknown_ccr_keys_are_kept_in_raw(tmp_path: Path) -> None:
-    config = load_config(_write(tmp_path, CCR_V2_CONFIG), env=ENV)
+    config = load_config(_write(tmp_path, CCR_V2_CONFIG), env=_ccr_v2_env(tmp_path))
     assert config.raw["StatusLine"] == {"enabled": False, "currentStyle": "default"}
     assert config.raw["forceUseImageAgent"] is False
     assert config.raw["transformers"][0]["options"] == {"project": "x"}
 
 
 def test_raw_holds_substituted_values(tmp_path: Path) -> None:
-    config = load_config(_write(tmp_path, CCR_V2_CONFIG), env=ENV)
+    config = load_config(_write(tmp_path, CCR_V2_CONFIG), env=_ccr_v2_env(tmp_path))
     assert config.raw["Providers"][0]["api_key"] == "sk-deepseek-secret"
 
 
@@ -751,7 +760,7 @@ def test_redact_returns_a_deep_copy() -> None:
 
 
 def test_redacted_realistic_config_contains_no_secret(tmp_path: Path) -> None:
-    config = load_config(_write(tmp_path, CCR_V2_CONFIG), env=ENV)
+    config = load_config(_write(tmp_path, CCR_V2_CONFIG), env=_ccr_v2_env(tmp_path))
     text = json.dumps(redact(config.raw))
     assert "sk-deepseek-secret" not in text and "sk-or-secret" not in text
     assert '"max_tokens": 16384' in text

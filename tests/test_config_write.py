@@ -241,11 +241,24 @@ def test_a_symlinked_config_is_written_through_the_link(tmp_path: Path) -> None:
     assert json.loads(real.read_text())["Router"]["default"] == "prov,model-b"
 
 
-def test_dropping_comments_is_reported(path: Path) -> None:
+def test_an_edit_keeps_comments_and_changes_only_what_changed(path: Path) -> None:
     path.parent.mkdir(parents=True)
-    path.write_text("{\n  // the default route\n" + json.dumps(_config())[1:])
+    original = "{\n  // the default route\n" + json.dumps(_config())[1:]
+    path.write_text(original)
 
-    first = write_config(path, _config("model-b"), env=ENV)
+    written = write_config(path, _config("model-b"), env=ENV)
+
+    assert written.dropped_comments is False
+    text = path.read_text()
+    assert "// the default route" in text
+    assert text == original.replace('"prov,model-a"', '"prov,model-b"')
+
+
+def test_a_change_that_cannot_be_edited_in_place_is_a_rewrite_that_says_so(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text("{\n  // the default route\n  \"LOG\": false,\n" + json.dumps(_config())[1:])
+
+    first = write_config(path, _config("model-b"), env=ENV)  # LOG removed: rewritten
     second = write_config(path, _config("model-a"), env=ENV)
 
     assert first.dropped_comments is True

@@ -370,7 +370,7 @@ def test_syntax_error_in_a_transformer_file_is_a_config_error_naming_file_and_li
                   "bad_transformer.py")
     with pytest.raises(ConfigError) as caught:
         _build(_config(fake, path, ["bad"]))
-    assert caught.value.key_path == "transformers[0]"
+    assert caught.value.key_path == "transformers[0].path"
     assert "bad_transformer.py:3: SyntaxError" in str(caught.value)
 
 

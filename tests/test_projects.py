@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from ccr.context.projects import PROJECT_CONFIG_NAME as PROJECT_CONFIG
 from ccr.context.projects import ProjectLocator, is_safe_file_name
 
 SESSION = "2ffc1eea-cfcf-408c-a8bc-5623b6270f2e"
@@ -252,3 +254,75 @@ def test_returned_override_is_a_copy(
     assert first is not None
     first["default"] = "mutated"
     assert locator.router_override(SESSION) == {"default": "p,original"}
+
+
+def test_a_broken_override_file_is_logged_once_per_version(
+    locator: ProjectLocator, claude_dir: Path, ccr_home: Path, timer: FakeTimer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_transcript(claude_dir)
+    path = write_override(ccr_home, f"{SESSION}.json", '{"Router": [1]}')
+    with caplog.at_level(logging.WARNING, logger="ccr"):
+        assert locator.router_override(SESSION) is None
+        assert locator.router_override(SESSION) is None
+    warnings = [r.getMessage() for r in caplog.records if "override file ignored" in r.getMessage()]
+    assert len(warnings) == 1
+    assert str(path) in warnings[0] and "Router must be an object" in warnings[0]
+
+
+# -- the project from the working directory Claude Code states --------------------------------
+
+FIRST_TURN = {"system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2;"},
+                         {"type": "text", "text": "# Environment\n - Primary working directory: "
+                                                  "/home/user/code/app\n - Platform: linux\n"}],
+              "messages": [{"role": "user", "content": "say hello"}]}
+
+
+def test_first_request_of_a_session_is_placed_by_its_working_directory(
+    locator: ProjectLocator
+) -> None:
+    assert locator.project_for(SESSION) is None
+    assert locator.locate(SESSION, FIRST_TURN) == PROJECT
+
+
+def test_working_directory_wins_over_the_transcript_folder(
+    locator: ProjectLocator, claude_dir: Path
+) -> None:
+    add_transcript(claude_dir, project="-somewhere-else")
+    assert locator.locate(SESSION, FIRST_TURN) == PROJECT
+
+
+def test_request_without_a_working_directory_falls_back_to_the_transcript(
+    locator: ProjectLocator, claude_dir: Path
+) -> None:
+    add_transcript(claude_dir)
+    assert locator.locate(SESSION, {"messages": []}) == PROJECT
+    assert locator.locate(None, {"messages": []}) is None
+
+
+def test_project_override_applies_to_the_first_request_without_a_transcript(
+    locator: ProjectLocator, ccr_home: Path
+) -> None:
+    write_override(ccr_home, PROJECT_CONFIG, router_file("p,first"))
+    project = locator.locate(SESSION, FIRST_TURN)
+    assert locator.router_override(SESSION, project) == {"default": "p,first"}
+
+
+def test_project_override_applies_without_any_session_id(
+    locator: ProjectLocator, ccr_home: Path
+) -> None:
+    write_override(ccr_home, PROJECT_CONFIG, router_file("p,first"))
+    assert locator.router_override(None, locator.locate(None, FIRST_TURN)) == {
+        "default": "p,first"}
+
+
+def test_session_override_still_beats_the_project_found_from_the_cwd(
+    locator: ProjectLocator, ccr_home: Path
+) -> None:
+    write_override(ccr_home, PROJECT_CONFIG, router_file("p,project"))
+    write_override(ccr_home, f"{SESSION}.json", router_file("p,session"))
+    assert locator.router_override(SESSION, PROJECT) == {"default": "p,session"}
+
+
+def test_unsafe_project_names_are_never_used_as_folders(locator: ProjectLocator) -> None:
+    assert locator.router_override(SESSION, "../etc") is None

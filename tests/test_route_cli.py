@@ -126,7 +126,9 @@ def test_a_directory_gives_one_row_per_request_and_a_count_per_route(
     result = run_route(by_word, folder)
     assert result.returncode == 0, result.stderr
     rows, _, summary = result.stdout.partition("\n\n")
-    by_source = {line.split()[0]: line.split()[1:3] for line in rows.splitlines()}
+    header, *lines = rows.splitlines()
+    assert header.split() == ["request", "rule", "route", "tokens", "note"]
+    by_source = {line.split()[0]: line.split()[1:3] for line in lines}
     assert by_source == {
         "a.json": ["custom", "ollama,qwen2.5-coder:latest"],
         "b.json": ["custom", "ollama,qwen2.5-coder:latest"],

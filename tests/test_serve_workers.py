@@ -155,7 +155,7 @@ def test_a_busy_port_is_reported_and_no_worker_starts(tmp_path: Path, fake: Fake
              "--workers", "2"],
             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "workers started" not in result.stderr
 
 

@@ -100,7 +100,7 @@ class SandboxServe(ServeProcess):
         self.config_path.write_text(json.dumps(config))
         home = folder / "home"
         super().__init__(home=home, config_path=self.config_path,
-                         env={"HOME": str(home), **(env or {})})
+                         env={"HOME": str(home), **(env or {})}, apikey=config.get("APIKEY"))
 
     def rss_kb(self) -> int:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()

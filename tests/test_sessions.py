@@ -206,3 +206,12 @@ def test_recording_again_extends_the_ttl() -> None:
     usage = store.get(SESSION)
     assert usage is not None
     assert usage.turns == 2
+
+
+def test_session_totals_add_up_every_turn_including_cached_input() -> None:
+    store = SessionStore()
+    store.record("s", {"input_tokens": 100, "cache_read_input_tokens": 900, "output_tokens": 10})
+    usage = store.record("s", {"input_tokens": 50, "cache_read_input_tokens": 1000,
+                               "output_tokens": 20})
+    assert (usage.session_input_tokens, usage.session_output_tokens) == (2050, 30)
+    assert usage.total_input == 1050

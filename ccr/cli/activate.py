@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.cli.service import DebugOption, client_config, debug_enabled, guarded
 from ccr.config import Config, ccr_home
 from ccr.service.daemon import base_url, connect_host, fetch_health, running_server
@@ -176,4 +176,5 @@ def _target(config: Path | None) -> tuple[Config, str, str, bool]:
     cfg = client_config(config)
     if record is not None and record.port == cfg.port:
         return cfg, record.url, record.host, True
-    return cfg, base_url(cfg.host, cfg.port), cfg.host, fetch_health(cfg.host, cfg.port) is not None
+    running = fetch_health(cfg.host, cfg.port, apikey=cfg.apikey) is not None
+    return cfg, base_url(cfg.host, cfg.port), cfg.host, running

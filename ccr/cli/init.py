@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.config import default_config_path, write_text_atomic
 from ccr.errors import ConfigError
 

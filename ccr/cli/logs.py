@@ -18,7 +18,7 @@ from typing import IO, Annotated, NoReturn
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.config import ccr_home, default_config_path, read_config_data
 from ccr.logs import REQUEST_LOG_FILE
 

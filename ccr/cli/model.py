@@ -19,12 +19,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.config import (
     REDACTED,
     ROUTE_SLOTS,
     default_config_path,
-    has_comments,
     read_config_data,
     redact_text,
     validate_config_data,
@@ -40,8 +39,7 @@ _HELP = (
     "the server would load it and refused if invalid (the file is left as it was). It is "
     "written atomically, the previous file is kept as config.json.<time>.bak (the 3 newest are "
     "kept), and a running ccr picks it up by itself.\n\n"
-    "Note: the file is rewritten as plain JSON, so comments in it are not kept (the backup "
-    "keeps them).\n\n"
+    "Only what changed is edited in the file: comments and layout are kept.\n\n"
     "Example: ccr model set think deepseek,deepseek-reasoner"
 )
 
@@ -289,11 +287,10 @@ def table_lines(data: dict[str, Any], path: Path) -> list[str]:
 
 @dataclass
 class _Target:
-    """The config file a command edits, and whether the comment warning was already given."""
+    """The config file a command edits."""
 
     path: Path
     debug: bool = False
-    warned_comments: bool = False
 
     def read(self) -> dict[str, Any]:
         if not self.path.exists():
@@ -303,20 +300,8 @@ class _Target:
         except ConfigError as exc:
             _fail(str(exc), "fix the file by hand (it must be JSON5), or `ccr init --force`")
 
-    def file_has_comments(self) -> bool:
-        try:
-            return has_comments(self.path.read_text(encoding="utf-8-sig"))
-        except OSError:
-            return False
-
-
-def _apply(target: _Target, change: Callable[[dict[str, Any]], str],
-           confirm_comments: Callable[[], bool] | None = None) -> str | None:
-    """Read the file, apply ``change``, validate and write; the change's description or None.
-
-    ``confirm_comments`` (interactive use) asks before the first write drops comments;
-    otherwise a note is printed instead.
-    """
+def _apply(target: _Target, change: Callable[[dict[str, Any]], str]) -> str | None:
+    """Read the file, apply ``change``, validate and write; the change's description."""
     data = target.read()
     description = change(data)
     try:
@@ -324,15 +309,10 @@ def _apply(target: _Target, change: Callable[[dict[str, Any]], str],
     except ConfigError as exc:
         raise ChangeError(f"the change was not written, the config would not load:\n{exc}",
                           _config_hint(exc)) from None
-    if not target.warned_comments and target.file_has_comments():
-        if confirm_comments is None:
-            typer.echo(f"note: {target.path.name} has comments; ccr writes plain JSON, so they "
-                       "are not kept (the backup keeps them)", err=True)
-        elif not confirm_comments():
-            typer.echo("Nothing written.")
-            return None
-        target.warned_comments = True
     written = write_config(target.path, data, check=check_chains)
+    if written.dropped_comments:
+        typer.echo(f"note: {target.path.name} was rewritten as plain JSON, so its comments "
+                   "are gone (the backup keeps them)", err=True)
     if written.backup is not None:
         typer.echo(f"  backup: {written.backup}")
     return description
@@ -554,15 +534,6 @@ def _menu_choices(questionary: Any, data: dict[str, Any]) -> list[Any]:
     return choices
 
 
-def _confirm_comments(questionary: Any, target: _Target) -> Callable[[], bool]:
-    def ask() -> bool:
-        return bool(questionary.confirm(
-            f"{target.path.name} has comments; ccr writes plain JSON, so they will not be kept "
-            "(the backup keeps them). Write anyway?", default=True).unsafe_ask())
-
-    return ask
-
-
 def _menu_slot(questionary: Any, target: _Target, data: dict[str, Any],
                slot: str) -> str | None:
     routes = routes_of(data)
@@ -584,7 +555,7 @@ def _menu_slot(questionary: Any, target: _Target, data: dict[str, Any],
     def change(fresh: dict[str, Any]) -> str:
         return f"{slot} → {set_slot(fresh, slot, value)}"
 
-    return _apply(target, change, _confirm_comments(questionary, target))
+    return _apply(target, change)
 
 
 def _menu_add_model(questionary: Any, target: _Target, provider: str) -> str | None:
@@ -600,7 +571,7 @@ def _menu_add_model(questionary: Any, target: _Target, provider: str) -> str | N
             raise ChangeError(f"{provider} already has {', '.join(names)}", "nothing to add")
         return f"{provider}: added {', '.join(added)}"
 
-    return _apply(target, change, _confirm_comments(questionary, target))
+    return _apply(target, change)
 
 
 def _menu_add_provider(questionary: Any, target: _Target, data: dict[str, Any]) -> str | None:
@@ -648,7 +619,7 @@ def _menu_add_provider(questionary: Any, target: _Target, data: dict[str, Any]) 
                              transformers=[transformer] if transformer else [])
         return f"added provider {entry['name']} ({', '.join(entry['models'])})"
 
-    return _apply(target, change, _confirm_comments(questionary, target))
+    return _apply(target, change)
 
 
 # -- plumbing -------------------------------------------------------------------------------

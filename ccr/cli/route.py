@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime
 import json
+import logging
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ccr.cli.route_output import print_rows
 from ccr.cli.serve import ConfigOption
 from ccr.config import ccr_home, load_config
+from ccr.context.records import is_record, record_files, replay_body
 from ccr.errors import ApiError, ConfigError
 
 
@@ -36,16 +41,43 @@ class Row:
     elapsed_ms: float
     skipped: str | None = None
     script_output: str = ""
+    #: Rules that named a route that is not configured (a stale project override).
+    warnings: list[str] = field(default_factory=list)
+    #: ``--explain``: the script's result and every rule's verdict.
+    explanation: dict[str, Any] | None = None
+    #: A replayed record: what the server decided then, and what the request used.
+    recorded: Recorded | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.recorded is not None and self.recorded.route != self.route
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "source": self.source, "route": self.route, "rule": self.rule,
             "token_count": self.token_count, "session_id": self.session_id,
             "project": self.project, "error": self.error or self.script_error,
             "request_error": self.error, "script_error": self.script_error,
             "script_ms": self.script_ms, "elapsed_ms": self.elapsed_ms,
             "skipped": self.skipped, "script_output": self.script_output,
+            "warnings": self.warnings,
         }
+        if self.explanation is not None:
+            out["explain"] = self.explanation
+        if self.recorded is not None:
+            out.update(recorded_route=self.recorded.route, recorded_rule=self.recorded.rule,
+                       recorded_time=self.recorded.time, changed=self.changed)
+        return out
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a record says happened to its request on the server."""
+
+    route: str | None
+    rule: str | None
+    time: str
+    usage: dict[str, Any]
 
 
 class _Skipped(Exception):
@@ -72,19 +104,39 @@ def route(
         "(req.session_usage, the longContext rule).", min=0)] = None,
     strict: Annotated[bool, typer.Option(
         help="Exit 1 when the router script fails on any request (for CI).")] = False,
+    now: Annotated[str | None, typer.Option(
+        help="Route as if it were this time (req.now), e.g. 2026-12-06T23:30 or "
+        "2026-12-06T23:30+09:00; without an offset, local time.")] = None,
+    explain: Annotated[bool, typer.Option(
+        help="Show the router script's result and every built-in rule's verdict and reason.",
+    )] = False,
+    against: Annotated[Path | None, typer.Option(
+        help="Replay: route with this config instead (records show before and after).",
+        exists=True, dir_okay=False)] = None,
+    script: Annotated[Path | None, typer.Option(
+        help="Replay: route with this router script instead of CUSTOM_ROUTER_PATH.",
+        exists=True, dir_okay=False)] = None,
 ) -> None:
     """Show the route, the rule that decided, the token count and the router script's result.
+
+    Records written with RECORD (a folder such as ~/.claude-code-router/records, or its .jsonl
+    files) are replayed, each at its recorded time: every row shows the route then and now, and
+    a summary counts the changes and estimates the cost difference (PRICES).
 
     Example: ccr route --dry-run req.json --config ~/.claude-code-router/config.json
     """
     if not dry_run:
         typer.echo("ccr route only supports --dry-run", err=True)
         raise typer.Exit(2)
+    at = _parse_now(now) if now is not None else None
     try:
-        cfg = load_config(config)
+        base = load_config(config)
+        cfg = load_config(against) if against is not None else base
     except ConfigError as exc:
         typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
         raise typer.Exit(2) from None
+    if script is not None:
+        cfg = dataclasses.replace(cfg, custom_router_path=str(script.resolve()))
     extra: dict[str, str] = {}
     for item in header or []:
         key, sep, value = item.partition(":")
@@ -93,15 +145,64 @@ def route(
             raise typer.Exit(2)
         extra[key.strip()] = value.strip()
     items = list(_load_requests(requests))
-    rows = asyncio.run(_route_all(cfg, items, extra, session_id, session_input))
-    _print(rows, as_json=as_json, many=len(items) != 1 or any(p.is_dir() for p in requests))
+    options = _Options(extra, session_id, session_input, at, explain)
+    rows, load_error = asyncio.run(_route_all(cfg, items, options))
+    prices = _prices(cfg, base)
+    print_rows(rows, as_json=as_json, many=len(items) != 1 or any(p.is_dir() for p in requests),
+               load_error=load_error, prices=prices)
     if any(r.error for r in rows) or (strict and any(r.script_error for r in rows)):
         raise typer.Exit(1)
 
 
-async def _route_all(cfg: Any, items: list[tuple[str, Any]], extra: dict[str, str],
-                     session_id: str | None, session_input: int | None) -> list[Row]:
-    """Route every request through the same engine the server runs, without an upstream."""
+@dataclass(frozen=True)
+class _Options:
+    extra_headers: dict[str, str]
+    session_id: str | None
+    session_input: int | None
+    now: datetime.datetime | None
+    explain: bool
+
+
+def _parse_now(text: str) -> datetime.datetime:
+    """``--now``: ISO 8601, with or without an offset (without: this machine's local time)."""
+    try:
+        at = datetime.datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        typer.echo(f"ccr: --now needs a time like 2026-12-06T23:30 or 2026-12-06T23:30+09:00, "
+                   f"got {text!r}", err=True)
+        raise typer.Exit(2) from None
+    return at if at.tzinfo is not None else at.astimezone()
+
+
+def _prices(routing: Any, base: Any) -> Any:
+    """The price table for the replay's cost estimate: ``PRICES`` (and the older
+    ``StatusLine.prices``) of the config that routes, else of ``--config``."""
+    from ccr.config.prices import PriceTable
+
+    table = PriceTable.from_config(routing.raw)
+    return table if len(table) or routing is base else PriceTable.from_config(base.raw)
+
+
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """The dry run reports problems in its own output (a load error once, warnings per row);
+    the server's log lines would repeat them."""
+    logger = logging.getLogger("ccr")
+    handler = logging.NullHandler()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+async def _route_all(cfg: Any, items: list[tuple[str, Any]],
+                     options: _Options) -> tuple[list[Row], str | None]:
+    """Route every request through the same engine the server runs, without an upstream;
+    also the router script's load error, if any."""
     from ccr.context.sessions import SessionUsage
     from ccr.context.stores import Stores
     from ccr.engine.engine import Engine
@@ -111,35 +212,52 @@ async def _route_all(cfg: Any, items: list[tuple[str, Any]], extra: dict[str, st
     except ConfigError as exc:
         typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
         raise typer.Exit(2) from None
-    await engine.start(upstream=False)
-    if engine.script is not None and engine.script.load_error:
-        typer.echo(f"router script: {engine.script.load_error}", err=True)
-    usage = (SessionUsage(input_tokens=session_input, turns=1)
-             if session_input is not None else None)
-    try:
-        return [await _route_one(engine, source, item, extra, session_id, usage)
-                for source, item in items]
-    finally:
-        await engine.aclose()
+    with _quiet_logs():
+        await engine.start(upstream=False)
+        load_error = engine.script.load_error if engine.script is not None else None
+        usage = (SessionUsage(input_tokens=options.session_input, turns=1)
+                 if options.session_input is not None else None)
+        try:
+            return [await _route_one(engine, source, item, options, usage)
+                    for source, item in items], load_error
+        finally:
+            await engine.aclose()
 
 
-async def _route_one(engine: Any, source: str, item: Any, extra: dict[str, str],
-                     session_id: str | None, session_usage: Any) -> Row:
+async def _route_one(engine: Any, source: str, item: Any, options: _Options,
+                     session_usage: Any) -> Row:
     from ccr.engine.request import ClientRequest
+    from ccr.routing.rules import explain
 
     started = time.perf_counter()
     row = Row(source, None, None, None, None, None, None, None, None, 0.0)
     try:
         body, headers = _split_request(item)
+        now, session_id = options.now, options.session_id
+        if is_record(item):
+            row.recorded = _recorded(item)
+            now = now or datetime.datetime.fromisoformat(row.recorded.time)
+            session_id = session_id or item.get("session_id")
         decision = await engine.route(ClientRequest(
-            body, {**headers, **extra}, session_id=session_id, session_usage=session_usage,
+            body, {**headers, **options.extra_headers}, session_id=session_id,
+            session_usage=session_usage, now=now,
         ))
         ctx = decision.ctx
         row.token_count, row.session_id, row.project = (ctx.token_count, ctx.session_id,
                                                         ctx.project)
         row.route, row.rule = decision.route.name, decision.rule
         row.script_error, row.script_ms = decision.script_error, decision.script_ms
-        row.script_output = decision.script_output
+        row.script_output, row.warnings = decision.script_output, list(decision.warnings)
+        if options.explain:
+            row.explanation = {
+                "script": _script_part(engine, decision),
+                "rules": [v.as_json() for v in explain(ctx, engine.config)],
+                "decided_by": decision.rule,
+                "now": ctx.now.isoformat() if ctx.now is not None else None,
+            }
+        if row.recorded is not None and ctx.session_id and row.recorded.usage:
+            # the next turn of this session sees this one's usage, as on the server
+            engine.stores.sessions.record(ctx.session_id, row.recorded.usage, row.route)
     except _Skipped as exc:
         row.skipped = str(exc)
     except (ApiError, ValueError) as exc:
@@ -150,11 +268,39 @@ async def _route_one(engine: Any, source: str, item: Any, extra: dict[str, str],
     return row
 
 
+def _script_part(engine: Any, decision: Any) -> dict[str, Any] | None:
+    """The router script's part of an explanation: what it returned, printed and took."""
+    if engine.script is None:
+        return None
+    return {
+        "path": str(engine.script.path),
+        "returned": decision.route.name if decision.rule == "custom" else None,
+        "error": decision.script_error,
+        "output": decision.script_output,
+        "ms": None if decision.script_ms is None else round(decision.script_ms, 3),
+    }
+
+
+def _recorded(item: dict[str, Any]) -> Recorded:
+    decision = item.get("decision") or {}
+    outcome = item.get("outcome") or {}
+    usage = outcome.get("usage") if isinstance(outcome, dict) else None
+    return Recorded(
+        route=decision.get("route"), rule=decision.get("rule"), time=item["time"],
+        usage=usage if isinstance(usage, dict) else {},
+    )
+
+
 def _split_request(item: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if not isinstance(item, dict):
         raise ValueError("a request must be a JSON object")
     if "_error" in item and len(item) == 1:
         raise ValueError(item["_error"])
+    if is_record(item):
+        body, headers = replay_body(item), item.get("headers") or {}
+        if not isinstance(body.get("messages"), list):
+            raise ValueError("not an Anthropic Messages request (no messages list)")
+        return body, {str(k): str(v) for k, v in headers.items()}
     if "body" in item and ("method" in item or "path" in item or "headers" in item):
         body, headers = item["body"], item.get("headers") or {}
         if not isinstance(body, dict) or "/v1/messages" not in str(item.get("path", "")):
@@ -170,7 +316,9 @@ def _split_request(item: Any) -> tuple[dict[str, Any], dict[str, str]]:
 def _load_requests(paths: list[Path]) -> Iterator[tuple[str, Any]]:
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.iterdir()):
+            # a records folder in the order the records were written, else by name
+            children = record_files(path) or sorted(path.iterdir())
+            for child in children:
                 if child.suffix in (".json", ".jsonl") and child.is_file():
                     yield from _load_file(child)
         else:
@@ -192,41 +340,3 @@ def _parse(text: str, where: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         return {"_error": f"{where}: not JSON ({exc})"}
-
-
-def _print(rows: list[Row], *, as_json: bool, many: bool) -> None:
-    if as_json:
-        if many:
-            for row in rows:
-                typer.echo(json.dumps(row.as_json()))
-        else:
-            typer.echo(json.dumps(rows[0].as_json(), indent=2))
-        return
-    if not many:
-        row = rows[0]
-        fields = [
-            ("route", row.route or "-"), ("rule", row.rule or "-"),
-            ("tokens", row.token_count), ("session", row.session_id or "-"),
-            ("project", row.project or "-"),
-        ]
-        if row.script_ms is not None:
-            fields.append(("script", f"{row.script_ms:.2f} ms"))
-        if row.script_error:
-            fields.append(("script error", row.script_error))
-        if row.script_output:
-            fields.append(("script print", row.script_output.rstrip()))
-        for key, value in (("error", row.error), ("skipped", row.skipped)):
-            if value:
-                fields.append((key, value))
-        for key, value in fields:
-            typer.echo(f"{key + ':':<14}{value}")
-        return
-    width = max(len(r.source) for r in rows)
-    for r in rows:
-        status = r.error or r.script_error or r.skipped or ""
-        typer.echo(f"{r.source:<{width}}  {r.rule or '-':<12} {r.route or '-':<32} "
-                   f"{r.token_count if r.token_count is not None else '-':>7}  {status}")
-    typer.echo("")
-    counts = Counter((r.route or "(error)") for r in rows if not r.skipped)
-    for name, count in counts.most_common():
-        typer.echo(f"{count:>6}  {name}")

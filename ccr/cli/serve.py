@@ -20,22 +20,20 @@ import logging
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from ccr.cli.options import ConfigOption, DebugOption, HostOption, PortOption
 from ccr.config import ccr_home, is_loopback_host, load_config
 from ccr.errors import ConfigError
 from ccr.process import worker_number
 from ccr.service.workers import Supervisor, listening_socket, resolve_workers, worker_command
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $CCR_HOME/config.json).",
-                 dir_okay=False),
-]
+__all__ = ["ConfigOption", "register", "serve"]  # ConfigOption: still imported from here
 
 log = logging.getLogger("ccr")
 
@@ -50,8 +48,9 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (overrides HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (overrides PORT).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    debug: DebugOption = False,
     workers: Annotated[int | None, typer.Option(
         help="Server processes sharing the port (overrides WORKERS; 0 = one per core).",
         min=0)] = None,
@@ -65,26 +64,37 @@ def serve(
     from ccr.logs import setup_logging
     from ccr.server.app import create_app
     from ccr.server.state import AppState
-    from ccr.service.daemon import remove_record
+    from ccr.service.daemon import DaemonError, check_port_free, remove_record
 
+    debug = debug or os.environ.get("CCR_DEBUG", "").strip().lower() in ("1", "true", "yes")
     try:
         cfg = load_config(config)
-        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
     except ConfigError as exc:
-        typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
-        raise typer.Exit(2) from None
+        _config_failed(exc, debug)
     bind_host = host or cfg.host
     bind_port = port or cfg.port
-    if not cfg.apikey and not is_loopback_host(bind_host):
+    if not cfg.apikey and not cfg.has_client_keys and not is_loopback_host(bind_host):
         typer.echo(
             f"ccr: refusing to listen on {bind_host} without APIKEY: anyone who can reach it "
             "could spend your provider credits. Set APIKEY in the config, or listen on 127.0.0.1.",
             err=True,
         )
         raise typer.Exit(2)
+    try:  # before the sandboxes start: a busy port is named at once, as `ccr start` names it
+        if worker_number() is None:  # a worker shares the port with its siblings
+            check_port_free(bind_host, bind_port, cfg.apikey)
+    except DaemonError as exc:
+        typer.echo(f"ccr: {exc.message}\nhint: {exc.hint}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        engine = Engine.build(cfg, stores=Stores.for_home(ccr_home()))
+    except ConfigError as exc:
+        _config_failed(exc, debug)
     home = ccr_home()
     setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
-    count = resolve_workers(workers, cfg.raw.get("WORKERS"))
+    for key_path, message in cfg.warnings:
+        log.warning("config: %s: %s", key_path, message)
+    count = resolve_workers(workers, cfg.workers)
     if count > 1 and worker_number() is None:
         raise typer.Exit(_supervise(config, home, bind_host, bind_port, count))
     state = AppState(engine=engine, home=home)
@@ -130,6 +140,13 @@ def _supervise(config: Path | None, home: Path, host: str, port: int, count: int
         remove_record(home, pid=os.getpid())
 
 
+def _config_failed(exc: ConfigError, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exc()
+    typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
+    raise typer.Exit(2) from None
+
+
 def _run(main: Any) -> None:
     """Run the server coroutine on uvloop when it is installed (as ``Sanic.run`` would)."""
     try:
@@ -169,7 +186,6 @@ class _StopSignals:
 
 async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
                                  ready: Callable[[], None], sock: Any = None) -> None:
-    from ccr.service.daemon import shutdown_timeout_ms
 
     signals = _StopSignals(asyncio.get_running_loop())
     try:
@@ -187,7 +203,7 @@ async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
         ready()
         await signals.received.wait()
         # The config may have been reloaded since start: its current deadline applies.
-        timeout_s = shutdown_timeout_ms(state.config.raw) / 1000
+        timeout_s = state.config.shutdown_timeout_ms / 1000
         server.server.close()  # no new connections from here on
         busy = sum(1 for conn in server.connections if _busy(conn))
         log.info("%s: shutting down; %d open request(s) may finish within %.1f s", signals.name,

@@ -8,30 +8,24 @@ the top are shared with ``ccr code`` and ``ccr activate``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import time
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
-from ccr.cli.serve import ConfigOption
+from ccr.cli.options import ConfigOption
 from ccr.config import Config, ccr_home, load_config
 from ccr.errors import ConfigError
 from ccr.service.daemon import (
-    OWNER_CODE,
     OWNER_START,
     DaemonError,
     Progress,
     StartResult,
-    base_url,
-    fetch_health,
     live_sessions,
     lock,
-    pid_file,
     read_record,
     running_server,
     start_server,
@@ -151,7 +145,7 @@ def start_locked(home: Path, cfg: Config, *, host: str | None, port: int | None,
     """:func:`start_background` for a caller that already holds :func:`ccr.service.daemon.lock`."""
     return start_server(
         home, host=host or cfg.host, port=port or cfg.port,
-        config_path=_absolute(cfg.path), owner=owner, progress=progress(),
+        config_path=_absolute(cfg.path), owner=owner, progress=progress(), apikey=cfg.apikey,
     )
 
 
@@ -251,105 +245,13 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Show whether ccr runs: PID, address, uptime, version, config, requests, reload errors.
+    """Show whether ccr runs: PID, address, uptime, version, config, requests, reload errors,
+    and config warnings.
 
     Exit status: 0 running, 3 not running.
 
     Example: ccr status --json
     """
-    with guarded(debug_enabled(debug)):
-        info = _status(ccr_home(), config)
-    if as_json:
-        typer.echo(json.dumps(info))
-    else:
-        _print_status(info)
-    raise typer.Exit(STATUS_RUNNING if info["running"] else STATUS_NOT_RUNNING)
+    from ccr.cli.status import run
 
-
-def _status(home: Path, config: Path | None) -> dict[str, Any]:
-    record = read_record(home)
-    info: dict[str, Any] = {
-        "running": False, "pid": None, "url": None, "host": None, "port": None,
-        "started_by": None, "uptime_s": None, "version": None, "config": None,
-        "requests": None, "errors": None, "reloads": None, "reload_error": None,
-        "healthy": False, "code_sessions": 0,
-        "stale_pid_file": pid_file(home).exists() and running_server(home) is None,
-    }
-    if record is not None and not info["stale_pid_file"]:
-        health = fetch_health(record.host, record.port)
-        info.update(
-            running=True, pid=record.pid, url=record.url, host=record.host, port=record.port,
-            started_by="ccr code" if record.owner == OWNER_CODE else "ccr start",
-            uptime_s=round(time.time() - record.started_at, 1) if record.started_at else None,
-            config=record.config, code_sessions=len(live_sessions(home, record.pid)),
-        )
-        _merge_health(info, health)
-        return info
-    # Not started in the background: maybe a `ccr serve` runs in the foreground.
-    try:
-        cfg = load_config(config)
-    except ConfigError:
-        return info
-    health = fetch_health(cfg.host, cfg.port)
-    if health is not None:
-        info.update(running=True, pid=health.get("pid"), url=base_url(cfg.host, cfg.port),
-                    host=cfg.host, port=cfg.port, started_by="foreground")
-        _merge_health(info, health)
-    return info
-
-
-def _merge_health(info: dict[str, Any], health: Mapping[str, Any] | None) -> None:
-    if health is None:
-        return
-    info["healthy"] = health.get("status") == "ok"
-    for key in ("uptime_s", "version", "config", "requests", "errors", "reloads",
-                "reload_error"):
-        if health.get(key) is not None or key == "reload_error":
-            info[key] = health.get(key)
-
-
-def _print_status(info: Mapping[str, Any]) -> None:
-    if not info["running"]:
-        note = " (its PID file is stale: that process is gone or not ccr)" if info[
-            "stale_pid_file"] else ""
-        typer.echo(f"ccr is not running{note}")
-        typer.echo("start it with `ccr start` (or just run `ccr code`)")
-        return
-    typer.echo(f"ccr is running at {info['url']}")
-    rows: list[tuple[str, Any]] = [("pid", info["pid"])]
-    if not info["healthy"]:
-        rows.append(("health", f"not answering on {info['url']}/health"))
-    if info["uptime_s"] is not None:
-        rows.append(("uptime", _duration(float(info["uptime_s"]))))
-    rows += [("version", info["version"]), ("config", info["config"] or "built-in defaults")]
-    if info["requests"] is not None:
-        errors = info["errors"] or 0
-        rows.append(("requests", f"{info['requests']} ({errors} error{'s' * (errors != 1)})"))
-    started_by = info["started_by"]
-    if started_by == "ccr code":
-        started_by += " (stops when the last `ccr code` using it exits)"
-    elif started_by == "foreground":
-        started_by = "`ccr serve` in the foreground (no PID file)"
-    rows.append(("started by", started_by))
-    if info["code_sessions"]:
-        rows.append(("ccr code", f"{info['code_sessions']} session(s) using it"))
-    if info["reload_error"]:
-        rows.append(("reload error", f"{info['reload_error']} (still running the previous "
-                     "config)"))
-    for key, value in rows:
-        if value is not None:
-            typer.echo(f"  {key + ':':<14}{value}")
-
-
-def _duration(seconds: float) -> str:
-    total = int(seconds)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h {minutes}m"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
+    raise typer.Exit(run(config, as_json, debug))

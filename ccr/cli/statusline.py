@@ -16,22 +16,26 @@ Config (all optional), under ``"StatusLine"``::
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import sys
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
-import typer
+from ccr.config.env import substitute
+from ccr.config.paths import ccr_home_str
+from ccr.service.localhttp import http_get
 
-from ccr.cli.serve import ConfigOption
-from ccr.config import default_config_path, read_config_data, substitute_env
-from ccr.config.model import DEFAULT_HOST, DEFAULT_PORT
+if TYPE_CHECKING:
+    import typer
+
+# This module runs on every Claude Code status refresh: it imports neither typer, rich,
+# asyncio, pathlib, dataclasses nor the config validator (see :func:`fast_main`).
+
+DEFAULT_HOST = "127.0.0.1"  # as ccr.config.model, whose import costs more than this command
+DEFAULT_PORT = 3456
 
 DEFAULT_CONTEXT_WINDOW = 128_000
 #: How long the status line waits for the server (Claude Code refreshes it often).
@@ -50,40 +54,75 @@ _POWERLINE_THIN = "\ue0b1"
 
 
 def register(app: typer.Typer) -> None:
+    import typer
+
+    def statusline(
+        config: str | None = typer.Option(
+            None, "--config", "-c", help="Config file (default: $CCR_HOME/config.json)."),
+        theme: str | None = typer.Option(
+            None, "--theme", help="plain or powerline (default: StatusLine.theme in the "
+            "config, else plain)."),
+        no_color: bool = typer.Option(
+            False, "--no-color", help="No ANSI colours (also when NO_COLOR is set)."),
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks on stderr."),
+    ) -> None:
+        """Print one status line for Claude Code: route, last-turn tokens, context use, cost.
+
+        It reads Claude Code's status JSON on stdin and always exits 0. In
+        ~/.claude/settings.json: {"statusLine": {"type": "command", "command": "ccr statusline"}}
+        (`ccr code` passes that to Claude Code itself).
+
+        Example: echo '{"session_id": "abc"}' | ccr statusline --theme powerline
+        """
+        raise typer.Exit(run(config, theme, no_color, debug))
+
     app.command("statusline")(statusline)
 
 
-def statusline(
-    config: ConfigOption = None,
-    theme: Annotated[str | None, typer.Option(
-        "--theme", help="plain or powerline (default: StatusLine.theme in the config, else "
-        "plain).")] = None,
-    no_color: Annotated[bool, typer.Option(
-        "--no-color", help="No ANSI colours (also when NO_COLOR is set).")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on stderr.")] = False,
-) -> None:
-    """Print one status line for Claude Code: route, last-turn tokens, context use, cost.
-
-    It reads Claude Code's status JSON on stdin and always exits 0. In ~/.claude/settings.json:
-    {"statusLine": {"type": "command", "command": "ccr statusline"}}
-
-    Example: echo '{"session_id": "abc"}' | ccr statusline --theme powerline
-    """
+def run(config: str | None, theme: str | None, no_color: bool, debug: bool) -> int:
+    """Print the line for the status JSON on stdin; always 0 (Claude Code hides a failure)."""
     try:
         stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         color = not no_color and not os.environ.get("NO_COLOR")
-        line = status_line(stdin, config_path=config or default_config_path(), theme=theme,
-                           color=color)
+        path = config or os.path.join(ccr_home_str(), "config.json")
+        line = status_line(stdin, config_path=path, theme=theme, color=color)
     except Exception:
         if debug or os.environ.get("CCR_DEBUG", "").strip().lower() in ("1", "true", "yes"):
             traceback.print_exc()
         line = UNAVAILABLE
-    # Claude Code reads a pipe and shows ANSI colours: echo(color=True) keeps them
-    typer.echo(line, color=True)
+    sys.stdout.write(line + "\n")  # ANSI colours kept: Claude Code shows them from a pipe
+    sys.stdout.flush()
+    return 0
 
 
-@dataclass(frozen=True)
-class Settings:
+def fast_main(args: list[str]) -> int | None:
+    """``ccr statusline ARGS`` without typer; None when ``args`` need the full parser
+    (``--help``, a typo), which then explains them."""
+    config: str | None = None
+    theme: str | None = None
+    no_color = debug = False
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        name, eq, value = arg.partition("=")
+        if name in ("--config", "-c", "--theme") and not eq:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        if name in ("--config", "-c"):
+            config = value
+        elif name == "--theme":
+            theme = value
+        elif arg == "--no-color":
+            no_color = True
+        elif arg == "--debug":
+            debug = True
+        else:
+            return None
+    return run(config, theme, no_color, debug)
+
+
+class Settings(NamedTuple):
     """What the status line needs from the config, read leniently (never an error)."""
 
     host: str = DEFAULT_HOST
@@ -120,12 +159,9 @@ class Settings:
         return total / 1_000_000
 
 
-def load_settings(path: Path) -> Settings:
+def load_settings(path: str) -> Settings:
     """HOST, PORT, APIKEY and StatusLine from the config; defaults for whatever is unusable."""
-    try:
-        raw = read_config_data(path) if path.exists() else {}
-    except Exception:
-        raw = {}
+    raw = _read_leniently(path)
     section = _substituted(raw.get("StatusLine"))
     section = section if isinstance(section, Mapping) else {}
     host = _substituted(raw.get("HOST"))
@@ -141,17 +177,19 @@ def load_settings(path: Path) -> Settings:
         theme=theme if theme in THEMES else "plain",
         context_window=int(window) if _positive(window) else DEFAULT_CONTEXT_WINDOW,
         context_windows=_mapping(section.get("context_windows")),
-        prices=_mapping(section.get("prices")),
+        # PRICES (the ledger's table) wins over the older StatusLine.prices
+        prices={**(_mapping(section.get("prices")) or {}),
+                **(_mapping(_substituted(raw.get("PRICES"))) or {})} or None,
     )
 
 
-def status_line(stdin: str, *, config_path: Path, theme: str | None = None,
+def status_line(stdin: str, *, config_path: str | os.PathLike[str], theme: str | None = None,
                 color: bool = True) -> str:
     """The whole command without I/O on stdout: the line to print for this stdin."""
     session_id = _session_id(stdin)
     if session_id is None:
         return NO_SESSION
-    settings = load_settings(Path(config_path).expanduser())
+    settings = load_settings(os.path.expanduser(os.fspath(config_path)))
     outcome, usage = fetch_usage(settings, session_id)
     if usage is None:
         return outcome
@@ -166,21 +204,17 @@ def fetch_usage(settings: Settings, session_id: str,
     headers = {"accept": "application/json"}
     if settings.apikey:
         headers["x-api-key"] = settings.apikey
-    connection = http.client.HTTPConnection(host, settings.port, timeout=timeout_s)
     try:
-        connection.request("GET", f"/api/sessions/{quote(session_id, safe='')}",
-                           headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-    except (OSError, http.client.HTTPException):
+        status, body = http_get(host, settings.port,
+                                f"/api/sessions/{quote(session_id, safe='')}", headers,
+                                timeout_s)
+    except (OSError, ValueError):
         return NOT_RUNNING, None
-    finally:
-        connection.close()
-    if response.status == 404:
+    if status == 404:
         return NO_USAGE, None
-    if response.status in (401, 403):
+    if status in (401, 403):
         return REJECTED, None
-    if response.status != 200:
+    if status != 200:
         return UNAVAILABLE, None
     try:
         usage = json.loads(body)
@@ -189,8 +223,7 @@ def fetch_usage(settings: Settings, session_id: str,
     return (UNAVAILABLE, None) if not isinstance(usage, dict) else ("", usage)
 
 
-@dataclass(frozen=True)
-class _Segment:
+class _Segment(NamedTuple):
     text: str
     #: 256-colour palette numbers: foreground in the plain theme, background in powerline.
     color: int
@@ -211,6 +244,12 @@ def render(usage: Mapping[str, Any], settings: Settings, *, theme: str = "plain"
     cost = settings.cost(route, usage)
     if cost is not None:
         segments.append(_Segment(f"~${_money(cost)}", 141))
+    session_cost, today = usage.get("cost_usd"), usage.get("today_usd")
+    if isinstance(session_cost, int | float) and isinstance(today, int | float) and (
+            session_cost or today):
+        # the server's running totals at the configured prices (a team gateway's ledger)
+        segments.append(_Segment(f"session ${_money(session_cost)} · today ${_money(today)}",
+                                 141))
     if theme == "powerline":
         return _powerline(segments, color)
     return _plain(segments, color)
@@ -274,14 +313,33 @@ def _connect_host(host: str) -> str:
     return name
 
 
+def _read_leniently(path: str) -> dict[str, Any]:
+    """The config as written, or ``{}``: plain JSON first, JSON5 (comments) only when needed."""
+    try:
+        with open(path, encoding="utf-8-sig") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        try:
+            import json5
+
+            data = json5.loads(text)
+        except (ValueError, RecursionError):
+            return {}
+    except RecursionError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _substituted(value: Any) -> Any:
     """``value`` with ``$VAR`` references resolved, or None when one is not set."""
     if value is None:
         return None
-    try:
-        return substitute_env(value, os.environ)
-    except Exception:
-        return None
+    result, problems = substitute(value, os.environ)
+    return None if problems else result
 
 
 def _lookup(table: Mapping[str, Any] | None, route: str | None) -> Any:

@@ -14,48 +14,13 @@ from typing import Any
 
 import json5
 
+from ccr.config.env import substitute
 from ccr.config.model import Config
 from ccr.config.paths import default_config_path
-from ccr.config.validate import InvalidConfig, build_config, child_path
+from ccr.config.validate import InvalidConfig, build_config
 from ccr.errors import ConfigError
 
-#: ``$$`` (literal ``$``), ``${NAME}``, ``$NAME``, or a ``${`` that does not form ``${NAME}``.
-_REFERENCE = re.compile(
-    r"\$(?:(?P<dollar>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<bad>\{[^}]*\}?))"
-)
 _JSON5_LOCATION = re.compile(r"^<string>:(\d+)\s*")
-
-
-def _substitute_str(text: str, env: Mapping[str, str], path: str,
-                    problems: list[tuple[str, str]]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        if match.group("dollar"):
-            return "$"
-        name = match.group("braced") or match.group("bare")
-        if name is None:
-            problems.append((path, f'"{match.group(0)}" is not a variable reference: write '
-                             "$NAME or ${NAME}, and $$ for a literal $"))
-            return match.group(0)
-        if name not in env:
-            problems.append((path, f"environment variable {name} is not set (export it, or "
-                             "write $$ for a literal $)"))
-            return match.group(0)
-        return env[name]
-
-    return _REFERENCE.sub(replace, text) if "$" in text else text
-
-
-def _substitute(value: Any, env: Mapping[str, str], path: str,
-                problems: list[tuple[str, str]]) -> Any:
-    if isinstance(value, str):
-        return _substitute_str(value, env, path, problems)
-    if isinstance(value, dict):
-        return {k: _substitute(v, env, child_path(path, str(k)), problems)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, env, child_path(path, i), problems) for i, v in enumerate(value)]
-    return value
 
 
 def substitute_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
@@ -64,8 +29,7 @@ def substitute_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
     ``$$`` is a literal ``$`` and a ``$`` not followed by a name stays as written. Raises a
     :class:`ConfigError` naming each unset variable and the key path where it is used.
     """
-    problems: list[tuple[str, str]] = []
-    result = _substitute(value, env, path, problems)
+    result, problems = substitute(value, env, path)
     if problems:
         raise InvalidConfig(problems)
     return result
@@ -82,7 +46,7 @@ def parse_config(data: dict[str, Any], *, env: Mapping[str, str] | None = None,
         substituted = substitute_env(data, env)
     except InvalidConfig as exc:
         raise InvalidConfig(exc.problems, file=file) from None
-    return build_config(substituted, file=file, home=env.get("HOME"))
+    return build_config(substituted, file=file, home=env.get("HOME"), env=env)
 
 
 def _read(path: Path) -> Any:

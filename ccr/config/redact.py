@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ccr.config.model import ROUTE_SLOTS, Config
+if TYPE_CHECKING:
+    from ccr.config.model import Config
 
 REDACTED = "***"
 
@@ -102,6 +103,8 @@ def script_view(config: Config) -> dict[str, Any]:
 
     No keys, no URLs, nothing else from the raw config; every call returns fresh copies.
     """
+    from ccr.config.model import ROUTE_SLOTS
+
     router: dict[str, Any] = {slot: config.router.slot(slot) for slot in ROUTE_SLOTS}
     router["longContextThreshold"] = config.router.longContextThreshold
     options = config.raw.get("CUSTOM_ROUTER_OPTIONS")

@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccr.config import model as defaults
+from ccr.config.gateway import gateway_problems
+from ccr.config.keypath import child_path
+from ccr.config.known_keys import unknown_key_warnings
 from ccr.config.model import (
     DEFAULT_API_TIMEOUT_MS,
     DEFAULT_HOST,
@@ -25,7 +29,9 @@ from ccr.config.model import (
     Config,
     Provider,
     RouterConfig,
+    TransformerEntry,
 )
+from ccr.config.proxy import proxy_settings
 from ccr.config.redact import redact_text
 from ccr.errors import ConfigError
 
@@ -33,7 +39,6 @@ LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "fatal", "trace")
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _EXAMPLE_URL = "https://api.deepseek.com/chat/completions"
 _MAX_LISTED = 8
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DIGITS = re.compile(r"\s*[0-9]+\s*\Z")
 
 
@@ -49,15 +54,6 @@ class InvalidConfig(ConfigError):
         lines = [f"{len(self.problems)} problems:"]
         lines += [f"{p}: {m}" if p else m for p, m in self.problems]
         super().__init__("\n".join(lines), file=file)
-
-
-def child_path(parent: str, key: str | int) -> str:
-    """The key path of ``parent[key]``: ``Providers[0]``, ``Router.think``, ``x["qwen2.5"]``."""
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    if _IDENTIFIER.match(key):
-        return f"{parent}.{key}" if parent else key
-    return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -164,15 +160,26 @@ class _Checker:
         return value if secret else value.strip()
 
     def integer(self, raw: Mapping[str, Any], key: str, path: str, default: int, *,
-                low: int, high: int | None, expected: str) -> int:
+                low: int, high: int | None = None, expected: str | None = None) -> int:
+        """The one check for every whole-number option: a number or numeric string (not a
+        boolean) within ``low``..``high``, else a problem and ``default``."""
         value = raw.get(key)
         if value is None:
             return default
         number = _as_int(value)
         if number is None or number < low or (high is not None and number > high):
+            if expected is None:
+                expected = f"an integer of at least {low}"
             self.add(path, f"expected {expected}, got {_show(value)}")
             return default
         return number
+
+    def milliseconds(self, raw: Mapping[str, Any], key: str, default: int, *, low: int = 1,
+                     path: str | None = None, example: int | None = None) -> int:
+        shown = f" (e.g. {example})" if example else ""
+        what = "a positive" if low == 1 else f"at least {low}, an"
+        return self.integer(raw, key, path or key, default, low=low,
+                            expected=f"{what} integer number of milliseconds{shown}")
 
     def boolean(self, raw: Mapping[str, Any], key: str, default: bool) -> bool:
         value = raw.get(key)
@@ -208,16 +215,12 @@ class _Checker:
         value = self.optional_str(raw, "CUSTOM_ROUTER_PATH")
         if value is None:
             return None
-        if home and (value == "~" or value.startswith("~/")):
-            return home.rstrip("/") + value[1:]
-        path = Path(value).expanduser()
-        if not path.is_absolute() and file:
-            path = Path(file).resolve().parent / path
-        return str(path)
+        return str(_file_path(value, home, file))
 
     def host(self, raw: Mapping[str, Any], apikey: str | None, apikey_ok: bool) -> str:
         host = self.optional_str(raw, "HOST") or DEFAULT_HOST
-        if apikey is None and apikey_ok and not is_loopback_host(host):
+        named_keys = isinstance(raw.get("APIKEYS"), list) and bool(raw.get("APIKEYS"))
+        if apikey is None and apikey_ok and not named_keys and not is_loopback_host(host):
             self.add("HOST", f"ccr refuses to listen on {_show(host)} without APIKEY: anyone who "
                      "can reach it could spend your provider credits. Set \"APIKEY\" to a secret "
                      "that clients must send, or set \"HOST\" to \"127.0.0.1\"")
@@ -225,33 +228,77 @@ class _Checker:
 
     # -- free-form sections ------------------------------------------------------------------
 
-    def custom_router_options(self, raw: Mapping[str, Any]) -> None:
-        value = raw.get("CUSTOM_ROUTER_OPTIONS")
-        if value is not None and not isinstance(value, dict):
-            self.add("CUSTOM_ROUTER_OPTIONS",
-                     f"expected an object (passed to your router script), got {_show(value)}")
+    def section(self, raw: Mapping[str, Any], key: str, purpose: str) -> Mapping[str, Any]:
+        """A free-form object (its contents are for someone else to read)."""
+        value = raw.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.add(key, f"expected an object ({purpose}), got {_show(value)}")
+            return {}
+        return copy.deepcopy(value)
 
-    def transformer_files(self, raw: Mapping[str, Any]) -> None:
+    def transformer_files(self, raw: Mapping[str, Any], home: str | None,
+                          file: str | None) -> tuple[TransformerEntry, ...]:
+        """Each entry's shape, limits and file (readable, Python, compiles), all checked here so
+        transformer problems are reported with every other one, each naming its file."""
         value = raw.get("transformers")
         if value is None:
-            return
+            return ()
         if not isinstance(value, list):
             self.add("transformers", 'expected a list like [{"path": "/path/to/transformer.py"}], '
                      f"got {_show(value)}")
-            return
+            return ()
+        entries: list[TransformerEntry] = []
         for i, entry in enumerate(value):
             path = child_path("transformers", i)
             if not isinstance(entry, dict):
                 self.add(path, f'expected an object with a "path", got {_show(entry)}')
                 continue
-            if "path" not in entry:
-                self.add(path, 'missing "path" (the transformer file to load)')
-            elif not isinstance(entry["path"], str) or not entry["path"].strip():
-                self.add(child_path(path, "path"),
-                         f"expected a non-empty file path string, got {_show(entry['path'])}")
+            before = len(self.problems)
+            file_path = self._transformer_path(entry, path, home, file)
             options = entry.get("options")
             if options is not None and not isinstance(options, dict):
                 self.add(child_path(path, "options"), f"expected an object, got {_show(options)}")
+            on_error = entry.get("on_error", "fail")
+            if on_error not in ("fail", "skip"):
+                self.add(child_path(path, "on_error"), 'expected "fail" (the request fails) or '
+                         '"skip" (the request goes on without the transformer), got '
+                         f"{_show(on_error)}")
+            limits = {
+                name: self.integer(entry, name, child_path(path, name), default, low=low)
+                for name, default, low in (
+                    ("timeout_ms", defaults.DEFAULT_TRANSFORMER_TIMEOUT_MS, 1),
+                    ("memory_mb", defaults.DEFAULT_TRANSFORMER_MEMORY_MB, 16),
+                    ("workers", defaults.DEFAULT_TRANSFORMER_WORKERS, 1),
+                )
+            }
+            if file_path is not None and len(self.problems) == before:
+                entries.append(TransformerEntry(path=file_path, options=dict(options or {}),
+                                                on_error=on_error, **limits))
+        return tuple(entries)
+
+    def _transformer_path(self, entry: Mapping[str, Any], path: str, home: str | None,
+                          file: str | None) -> Path | None:
+        if "path" not in entry:
+            self.add(path, 'missing "path" (the transformer file to load)')
+            return None
+        value = entry["path"]
+        ppath = child_path(path, "path")
+        if not isinstance(value, str) or not value.strip():
+            self.add(ppath, f"expected a non-empty file path string, got {_show(value)}")
+            return None
+        file_path = _file_path(value.strip(), home, file)
+        if file_path.suffix.lower() in (".js", ".mjs", ".cjs", ".ts"):
+            self.add(ppath, f"{file_path.name} is a JavaScript transformer (CCR's format); ccr "
+                     "runs transformers written as Python classes: port it to a .py file (see "
+                     "examples/transformers in the ccr repository), or remove this entry")
+            return None
+        problem = _python_file_problem(file_path)
+        if problem is not None:
+            self.add(ppath, problem)
+            return None
+        return file_path
 
     # -- providers ---------------------------------------------------------------------------
 
@@ -448,20 +495,48 @@ def _example_route(config: Config, written: str) -> str:
     return routes[0] if routes else "deepseek,deepseek-chat"
 
 
-#: Numeric settings read where they are used; checked here so a typo fails at load.
-_TUNING_KEYS = (
-    ("CONNECT_TIMEOUT_MS", 1), ("STREAM_IDLE_TIMEOUT_MS", 1), ("PING_INTERVAL_MS", 1),
-    ("SHUTDOWN_TIMEOUT_MS", 0), ("CUSTOM_ROUTER_TIMEOUT_MS", 1), ("CUSTOM_ROUTER_MEMORY_MB", 16),
-    ("CUSTOM_ROUTER_WORKERS", 1), ("WORKERS", 0),
-)
+def _file_path(value: str, home: str | None, file: str | None) -> Path:
+    """``~`` expanded (from ``home`` when given); a relative path is taken from the config
+    file's folder, so the server finds it whatever folder it starts in."""
+    if home and (value == "~" or value.startswith("~/")):
+        return Path(home.rstrip("/") + value[1:])
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = (Path(file).resolve().parent if file else Path.cwd()) / path
+    return path
 
 
-def build_config(raw: dict[str, Any], *, file: str | None = None,
-                 home: str | None = None) -> Config:
+def _python_file_problem(path: Path) -> str | None:
+    """Why the transformer file at ``path`` cannot be used, or None (compiled, never run)."""
+    limit = defaults.MAX_TRANSFORMER_SOURCE_BYTES
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        return f"cannot read the transformer file {str(path)!r} ({exc.strerror})"
+    if len(data) > limit:
+        return f"{path.name} is too big (at most {limit} bytes)"
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{path.name} is not valid UTF-8 (byte {exc.start})"
+    try:
+        compile(source, str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"{path.name}:{exc.lineno}: SyntaxError: {exc.msg} ({path})"
+    except ValueError as exc:  # e.g. a NUL byte
+        return f"{path.name}: {exc}"
+    return None
+
+
+def build_config(raw: dict[str, Any], *, file: str | None = None, home: str | None = None,
+                 env: Mapping[str, str] | None = None) -> Config:
     """Validate a substituted config dict and build its :class:`Config`.
 
-    ``home`` expands ``~`` in ``CUSTOM_ROUTER_PATH`` (defaults to the process's home directory).
-    Raises :class:`InvalidConfig` listing every problem.
+    ``home`` expands ``~`` in ``CUSTOM_ROUTER_PATH`` (defaults to the process's home directory);
+    ``env`` supplies the proxy variables used when ``PROXY_URL`` is unset (none when None).
+    Raises :class:`InvalidConfig` listing every problem; what is merely ignored (unknown keys,
+    CCR features ccr lacks) goes to ``Config.warnings``.
     """
     if not isinstance(raw, dict):
         raise InvalidConfig([("", f"the config must be a JSON object, got {_show(raw)}")],
@@ -471,6 +546,8 @@ def build_config(raw: dict[str, Any], *, file: str | None = None,
     apikey_problems = len(check.problems)
     apikey = check.optional_str(raw, "APIKEY", secret=True)
     apikey_ok = len(check.problems) == apikey_problems
+    explicit_proxy = check.proxy_url(raw)
+    proxy_url, no_proxy = proxy_settings(explicit_proxy, env or {})
     config = Config(
         providers=providers,
         apikey=apikey,
@@ -479,22 +556,41 @@ def build_config(raw: dict[str, Any], *, file: str | None = None,
                            expected="an integer 1-65535"),
         log=check.boolean(raw, "LOG", True),
         log_level=check.log_level(raw),
-        api_timeout_ms=check.integer(raw, "API_TIMEOUT_MS", "API_TIMEOUT_MS",
-                                     DEFAULT_API_TIMEOUT_MS, low=1, high=None,
-                                     expected="a positive integer number of milliseconds "
-                                     "(e.g. 600000)"),
-        proxy_url=check.proxy_url(raw),
+        api_timeout_ms=check.milliseconds(raw, "API_TIMEOUT_MS", DEFAULT_API_TIMEOUT_MS,
+                                          example=600000),
+        proxy_url=proxy_url,
+        no_proxy=no_proxy,
         custom_router_path=check.custom_router_path(raw, home, file),
         non_interactive_mode=check.boolean(raw, "NON_INTERACTIVE_MODE", False),
+        connect_timeout_ms=check.milliseconds(raw, "CONNECT_TIMEOUT_MS",
+                                              defaults.DEFAULT_CONNECT_TIMEOUT_MS),
+        stream_idle_timeout_ms=check.milliseconds(raw, "STREAM_IDLE_TIMEOUT_MS", 0) or None,
+        ping_interval_ms=check.milliseconds(raw, "PING_INTERVAL_MS",
+                                            defaults.DEFAULT_PING_INTERVAL_MS),
+        shutdown_timeout_ms=check.milliseconds(raw, "SHUTDOWN_TIMEOUT_MS",
+                                               defaults.DEFAULT_SHUTDOWN_TIMEOUT_MS, low=0),
+        custom_router_timeout_ms=check.milliseconds(
+            raw, "CUSTOM_ROUTER_TIMEOUT_MS", defaults.DEFAULT_CUSTOM_ROUTER_TIMEOUT_MS),
+        custom_router_memory_mb=check.integer(
+            raw, "CUSTOM_ROUTER_MEMORY_MB", "CUSTOM_ROUTER_MEMORY_MB",
+            defaults.DEFAULT_CUSTOM_ROUTER_MEMORY_MB, low=16),
+        custom_router_workers=check.integer(
+            raw, "CUSTOM_ROUTER_WORKERS", "CUSTOM_ROUTER_WORKERS",
+            defaults.DEFAULT_CUSTOM_ROUTER_WORKERS, low=1),
+        workers=check.integer(raw, "WORKERS", "WORKERS", 1, low=0),
+        custom_router_options=check.section(raw, "CUSTOM_ROUTER_OPTIONS",
+                                            "passed to your router script"),
+        transformers=check.transformer_files(raw, home, file),
+        force_use_image_agent=check.boolean(raw, "forceUseImageAgent", False),
+        status_line=check.section(raw, "StatusLine", "read by ccr statusline"),
+        claude_path=check.optional_str(raw, "CLAUDE_PATH"),
+        has_client_keys=isinstance(raw.get("APIKEYS"), list) and bool(raw["APIKEYS"]),
+        warnings=tuple(unknown_key_warnings(raw)),
         raw=raw,
         path=Path(file) if file else None,
     )
     router = check.router(raw, config, rejected)
-    for key, low in _TUNING_KEYS:
-        check.integer(raw, key, key, 0, low=low, high=None,
-                      expected=f"an integer of at least {low}")
-    check.custom_router_options(raw)
-    check.transformer_files(raw)
+    check.problems.extend(gateway_problems(raw))
     if check.problems:
         raise InvalidConfig(check.problems, file=file)
     return replace(config, router=router)

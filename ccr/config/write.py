@@ -2,8 +2,9 @@
 
 A config file holds provider keys and is read live by a running server, so a write must never
 leave it empty, half-written or invalid (the Node.js router once replaced a user's config with
-an empty one). Edits read JSON5 and write plain JSON: comments do not survive a rewrite, but the
-previous file, comments included, is kept as a timestamped backup next to it.
+an empty one). An edit changes only what changed in the text (:mod:`ccr.config.json5edit`), so
+comments and layout survive; a change that cannot be made that way rewrites the file as plain
+JSON. Either way the previous file is kept as a timestamped backup next to it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import json5
 
+from ccr.config.json5edit import patch
 from ccr.config.load import parse_config
 from ccr.config.model import Config
 from ccr.errors import ConfigError
@@ -120,10 +122,31 @@ def write_config(path: Path | str, data: dict[str, Any], *,
     if not data and previous is not None and previous.strip():
         raise ConfigError("refusing to replace the config with an empty one; delete the file "
                           "first if that is what you want", file=str(target))
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = _edited_in_place(previous, data)
+    kept = text is not None
+    if text is None:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     backup = write_text_atomic(target, text, keep_backups=keep_backups)
     return Written(path=target, backup=backup,
-                   dropped_comments=previous is not None and has_comments(previous))
+                   dropped_comments=not kept and previous is not None and has_comments(previous))
+
+
+def _edited_in_place(previous: str | None, data: dict[str, Any]) -> str | None:
+    """The previous file with only the changes made (comments and layout kept), or None when
+    that cannot be done safely (then the file is rewritten as JSON)."""
+    if previous is None or not previous.strip():
+        return None
+    try:
+        old = json5.loads(previous)
+    except (ValueError, RecursionError):
+        return None
+    text = patch(previous, old, data)
+    if text is None:
+        return None
+    try:
+        return text if json5.loads(text) == data else None
+    except (ValueError, RecursionError):
+        return None
 
 
 def write_text_atomic(path: Path | str, text: str, *,

@@ -1,6 +1,9 @@
-"""Project- and session-level Router overrides, found from a Claude Code session id.
+"""Project- and session-level Router overrides, found from a Claude Code request.
 
-Claude Code keeps each transcript at ``<claude projects>/<project>/<session_id>.jsonl``; users
+The project is the folder Claude Code keeps a working directory's transcripts in
+(``<claude projects>/<project>/<session_id>.jsonl``). It is read first from the working
+directory Claude Code states in its system prompt, which every request carries (the first one
+of a session too, before its transcript exists), and second from the transcript's location. Users
 may put ``<CCR_HOME>/<project>/config.json`` and ``<CCR_HOME>/<project>/<session_id>.json`` next
 to the global config, and their ``Router`` object replaces the global one for that work.
 Lookups run on every request, so answers are cached and the filesystem is touched only when a
@@ -10,6 +13,7 @@ cached answer has expired.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +23,10 @@ from typing import Any
 
 import json5
 from cachetools import LRUCache, TTLCache
+
+from ccr.protocol import claude_code
+
+log = logging.getLogger("ccr")
 
 PROJECT_CONFIG_NAME = "config.json"
 TRANSCRIPT_SUFFIX = ".jsonl"
@@ -69,6 +77,15 @@ class ProjectLocator:
         #: Why the last :meth:`router_override` call found no usable override, if a file broke.
         self.last_error: str | None = None
 
+    def locate(self, session_id: str | None, body: Any = None) -> str | None:
+        """The request's project: from the working directory in ``body``'s system prompt, else
+        from where ``session_id``'s transcript is; None when neither says."""
+        if isinstance(body, dict):
+            project = claude_code.project(body)
+            if project is not None:
+                return project
+        return self.project_for(session_id) if session_id else None
+
     def project_for(self, session_id: str) -> str | None:
         """The project folder name holding ``<session_id>.jsonl``, or None."""
         if not is_safe_file_name(session_id):
@@ -85,19 +102,25 @@ class ProjectLocator:
             self._hits[session_id] = project
         return project
 
-    def router_override(self, session_id: str | None) -> dict[str, Any] | None:
+    def router_override(
+        self, session_id: str | None, project: str | None = None
+    ) -> dict[str, Any] | None:
         """The Router of the session's override file, else of its project's, else None.
 
-        A broken file gives None and sets :attr:`last_error`; logging it is the caller's job.
+        ``project`` is the request's project when the caller knows it (see :meth:`locate`);
+        otherwise it is looked up from the session's transcript. A broken file gives None, sets
+        :attr:`last_error` and is logged (once per version of the file).
         """
         self.last_error = None
-        if session_id is None:
-            return None
-        project = self.project_for(session_id)
-        if project is None:
+        if project is None and session_id is not None:
+            project = self.project_for(session_id)
+        if project is None or not is_safe_file_name(project):
             return None
         folder = self._ccr_home / project
-        for path in (folder / (session_id + OVERRIDE_SUFFIX), folder / PROJECT_CONFIG_NAME):
+        names = [PROJECT_CONFIG_NAME]
+        if session_id is not None and is_safe_file_name(session_id):
+            names.insert(0, session_id + OVERRIDE_SUFFIX)
+        for path in (folder / name for name in names):
             override = self._load(path)
             if override is None:
                 continue
@@ -134,6 +157,9 @@ class ProjectLocator:
             except FileNotFoundError:
                 return None
             self._parsed[key] = override
+            if override.error is not None:  # once per version of the file
+                log.warning("override file ignored, the global Router is used: %s",
+                            override.error)
         return override
 
     def _stat(self, path: Path) -> tuple[int, int] | None:

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cachetools import TTLCache
@@ -85,6 +85,10 @@ class SessionUsage:
     turns: int = 0
     last_route: str | None = None
     updated_at: float = 0.0
+    #: The whole session so far (every turn ccr saw): input tokens, cached or not, and output.
+    #: Running totals, left out of comparisons: two snapshots of one last turn compare equal.
+    session_input_tokens: int = field(default=0, compare=False)
+    session_output_tokens: int = field(default=0, compare=False)
 
     @property
     def total_input(self) -> int:
@@ -136,6 +140,10 @@ class SessionStore:
                 last_route=route,
                 updated_at=time.time(),
             )
+            current.session_input_tokens = current.total_input + (
+                previous.session_input_tokens if previous else 0)
+            current.session_output_tokens = current.output_tokens + (
+                previous.session_output_tokens if previous else 0)
             self._cache[session_id] = current
         return replace(current)
 

@@ -16,6 +16,8 @@ class Stores:
     tokens: TokenCounter = field(default_factory=TokenCounter)
     sessions: SessionStore = field(default_factory=SessionStore)
     projects: ProjectLocator | None = None
+    #: ``<CCR_HOME>``, where opt-in records are written (None: nowhere to record).
+    home: Path | None = None
 
     @classmethod
     def for_home(cls, home: Path, *, claude_projects: Path | None = None) -> Stores:
@@ -23,4 +25,4 @@ class Stores:
         folder) and project overrides under ``home``."""
         return cls(projects=ProjectLocator(
             claude_projects or Path.home() / ".claude" / "projects", home,
-        ))
+        ), home=home)

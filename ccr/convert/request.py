@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ccr.convert.schema import check_messages_request
 from ccr.errors import InvalidRequest
 
 BILLING_PREFIX = "x-anthropic-billing-header:"
@@ -52,7 +53,19 @@ _TOOL_CHOICE_STRINGS = {"auto": "auto", "any": "required", "none": "none"}
 
 
 def anthropic_to_openai(body: dict[str, Any], model: str) -> dict[str, Any]:
-    """The unified request for upstream model ``model`` (see the module docstring for the rules)."""
+    """The unified request for upstream model ``model`` (see the module docstring for the rules).
+
+    A body of the wrong shape is an :class:`InvalidRequest` naming the field (the server checks
+    before routing; this covers every other caller without a second walk on the happy path).
+    """
+    try:
+        return _convert(body, model)
+    except (TypeError, AttributeError, KeyError):
+        check_messages_request(body)
+        raise
+
+
+def _convert(body: dict[str, Any], model: str) -> dict[str, Any]:
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise InvalidRequest("messages: must be a list")

@@ -11,18 +11,20 @@ match), and a request keeps the engine it started with.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ccr.agents import AgentRun, ImageAgent
 from ccr.config import Config, default_config_path, script_view
+from ccr.context.records import RecordSettings, RecordWriter, build_record
 from ccr.context.stores import Stores
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError
 from ccr.routing.context import Route
 from ccr.routing.decide import Decision, decide
-from ccr.routing.prepare import build_context
+from ccr.routing.prepare import build_context, effective_router
 from ccr.transformers.chain import Chain, build_chains, catalog_for
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 
@@ -54,7 +56,10 @@ class Engine:
     upstream: Upstream | None = None
     #: Requests being served by this engine (a replaced engine retires when it reaches 0).
     in_flight: int = 0
+    #: Opt-in traffic records (``RECORD``); set by :meth:`start` when serving.
+    records: RecordWriter | None = None
     _owns_upstream: bool = False
+    _owns_records: bool = False
 
     @classmethod
     def build(cls, config: Config, *, stores: Stores | None = None) -> Engine:
@@ -83,12 +88,26 @@ class Engine:
         await self.transformers.start()
         if not upstream:
             return
+        self._start_records(previous)
         if (previous is not None and previous.upstream is not None
                 and _upstream_settings(previous.config) == _upstream_settings(self.config)):
             self.upstream, self._owns_upstream = previous.upstream, previous._owns_upstream
             previous._owns_upstream = False
         elif self.upstream is None:
             self.upstream, self._owns_upstream = _make_upstream(self.config), True
+
+    def _start_records(self, previous: Engine | None) -> None:
+        """The records writer: the previous engine's when ``RECORD`` did not change."""
+        settings = RecordSettings.from_config(self.config.raw)
+        if not settings.enabled or self.stores.home is None or self.records is not None:
+            return
+        if (previous is not None and previous.records is not None and previous._owns_records
+                and RecordSettings.from_config(previous.config.raw) == settings):
+            self.records, self._owns_records = previous.records, True
+            previous._owns_records = False
+            return
+        self.records = RecordWriter.from_config(self.config.raw, self.stores.home)
+        self._owns_records = self.records is not None
 
     async def retire(self, *, poll_s: float = 1.0) -> None:
         """Close once the requests that started on this engine are done (after a reload)."""
@@ -100,9 +119,23 @@ class Engine:
         if self.script is not None:
             await self.script.aclose()
         await self.transformers.aclose()
+        if self.records is not None and self._owns_records:
+            self._owns_records = False
+            await asyncio.to_thread(self.records.close)
         if self.upstream is not None and self._owns_upstream:
             self._owns_upstream = False
             await self.upstream.aclose()
+
+    def scripts_status(self) -> list[dict[str, Any]]:
+        """The router script and each user transformer: file, loaded version, calls, errors,
+        timeouts, the last error and whether it is switched off (``/health``, ``ccr status``)."""
+        found: list[dict[str, Any]] = []
+        if self.script is not None:
+            found.append({"kind": "router", "name": self.script.name, **self.script.status()})
+        for plugin in self.transformers.plugins:
+            found.append({"kind": "transformer", "name": plugin.name,
+                          **plugin.script.status()})
+        return found
 
     # -- the two verbs ---------------------------------------------------------------------------
 
@@ -115,12 +148,16 @@ class Engine:
         # A cold count of a big request encodes in a worker thread; build_context's count of
         # the same body then reuses it.
         await stores.tokens.acount_request(request.body)
+        router = effective_router(config.router, request.router) if request.router else (
+            config.router)
         ctx = build_context(
-            request.body, request.headers, router=config.router, tokens=stores.tokens,
+            request.body, request.headers, router=router, tokens=stores.tokens,
             sessions=stores.sessions, projects=stores.projects, session_id=request.session_id,
         )
         if request.session_usage is not None:
             ctx.session_usage = request.session_usage
+        ctx.client, ctx.spend = request.client, request.spend
+        ctx.now = request.now or datetime.datetime.now().astimezone()
         decision = await decide(ctx, config, script=self.script,
                                 script_config=self.script_config)
         for warning in decision.warnings:
@@ -150,6 +187,28 @@ class Engine:
         session_id = decision.ctx.session_id if decision.ctx is not None else None
         if session_id and outcome.usage and not outcome.error:
             self.stores.sessions.record(session_id, outcome.usage, exchange.route.name)
+        if self.records is not None:
+            self._record(decision, outcome.status, outcome.usage, outcome.error)
+
+    def finish_failed(self, decision: Decision, status: int, error: str | None) -> None:
+        """After a routed request failed before any exchange (the upstream refused or could
+        not be reached): recorded too, since a replay should show where it was sent."""
+        if self.records is not None:
+            self._record(decision, status, None, error)
+
+    def _record(self, decision: Decision, status: int, usage: dict[str, Any] | None,
+                error: str | None) -> None:
+        ctx, records = decision.ctx, self.records
+        if ctx is None or records is None:
+            return
+        at = ctx.now or datetime.datetime.now().astimezone()
+        latency = (datetime.datetime.now(at.tzinfo) - at).total_seconds() * 1000
+        records.write(build_record(
+            body=ctx.body, headers=ctx.headers, session_id=ctx.session_id, at=at,
+            rule=decision.rule, route=decision.route.name, reason=_reason(decision, self.config),
+            script_error=decision.script_error, subagent_tag=ctx.notes.get("subagent_tag"),
+            status=status, usage=usage, latency_ms=latency, error=error,
+        ))
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -165,7 +224,7 @@ class Engine:
         if not image_route or chain.protocol == "anthropic":
             return None
         agent = ImageAgent(image_route)
-        forced = self.config.raw.get("forceUseImageAgent") is True
+        forced = self.config.force_use_image_agent
         if not agent.applies(body, forced=forced, route_name=route.name):
             return None
 
@@ -188,6 +247,21 @@ class Engine:
         return agent.prepare(body, complete)
 
 
+def _reason(decision: Decision, config: Config) -> str | None:
+    """Why the decision went as it did, in words (only the deciding rule's reason is built)."""
+    from ccr.routing.rules import REASONS
+
+    if decision.rule == "custom":
+        return "the router script chose it"
+    why = REASONS.get(decision.rule)
+    if why is None or decision.ctx is None:
+        return None
+    try:
+        return why(decision.ctx, config, decision.route.name)
+    except Exception:  # a reason is a nicety; it never fails a request
+        return None
+
+
 def no_provider_message(config: Config) -> str:
     where = str(config.path or default_config_path())
     return (
@@ -204,32 +278,21 @@ def _router_script(config: Config) -> RouterScript | None:
         return None
     from ccr.sandbox import RouterScript
 
-    raw = config.raw
-
-    def number(key: str, default: float) -> float:
-        try:  # validated at load; numeric strings are allowed like other numbers
-            value = float(raw[key])
-        except (KeyError, TypeError, ValueError):
-            return default
-        return value if value > 0 else default
-
     return RouterScript(
         config.custom_router_path,
-        timeout_ms=number("CUSTOM_ROUTER_TIMEOUT_MS", 100),
-        memory_mb=int(number("CUSTOM_ROUTER_MEMORY_MB", 256)),
-        workers=int(number("CUSTOM_ROUTER_WORKERS", 2)),
+        timeout_ms=config.custom_router_timeout_ms,
+        memory_mb=config.custom_router_memory_mb,
+        workers=config.custom_router_workers,
     )
 
 
 def _upstream_settings(config: Config) -> tuple[object, ...]:
     from ccr.engine.upstream import Timeouts
 
-    return (config.proxy_url, Timeouts.from_config(config.raw, config.api_timeout_ms))
+    return (config.proxy_url, config.no_proxy, Timeouts.of(config))
 
 
 def _make_upstream(config: Config) -> Upstream:
     from ccr.engine.upstream import Timeouts, Upstream
 
-    return Upstream(
-        Timeouts.from_config(config.raw, config.api_timeout_ms), proxy_url=config.proxy_url
-    )
+    return Upstream(Timeouts.of(config), proxy_url=config.proxy_url, no_proxy=config.no_proxy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,5 +19,14 @@ class ClientRequest:
     session_id: str | None = None
     #: The client key's name, when the server knows it.
     client: str | None = None
-    #: Pretend the session's last turn looked like this (dry runs: ``--session-input``).
+    #: Pretend the session's last turn looked like this (dry runs: ``--session-input``), or the
+    #: usage shared between instances through the state store.
     session_usage: Any = None
+    #: The client's own Router section (a team's routes), merged over the global one.
+    router: dict[str, Any] | None = None
+    #: What was spent so far (``req.spend`` for router scripts): session, project/client/router
+    #: today, in USD.
+    spend: dict[str, float] | None = None
+    #: The time the router script sees as ``req.now`` (dry runs: ``--now``, replays: the
+    #: recorded time); None means now.
+    now: datetime.datetime | None = None

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import unescape
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,6 +24,9 @@ from httpx_aiohttp import AiohttpTransport
 from ccr.errors import ApiError, error_type_for_status
 from ccr.protocol import codec
 from ccr.protocol.http import HttpRequest
+
+if TYPE_CHECKING:
+    from ccr.config.model import Config
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 #: Upstream connections one server process may hold open at once (beyond it, requests wait
@@ -39,23 +43,31 @@ class Timeouts:
     ping_s: float = 15.0
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any], api_timeout_ms: int) -> Timeouts:
+    def of(cls, config: Config) -> Timeouts:
         """``API_TIMEOUT_MS`` bounds the wait for the first byte and between chunks;
         ``CONNECT_TIMEOUT_MS``, ``STREAM_IDLE_TIMEOUT_MS`` and ``PING_INTERVAL_MS`` refine it."""
-        def ms(key: str, default: float) -> float:
-            value = raw.get(key)
-            try:
-                return float(value) / 1000 if value is not None else default
-            except (TypeError, ValueError):
-                return default
-
-        first = api_timeout_ms / 1000
         return cls(
-            connect_s=ms("CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_S),
-            first_byte_s=first,
-            idle_s=ms("STREAM_IDLE_TIMEOUT_MS", first),
-            ping_s=ms("PING_INTERVAL_MS", 15.0),
+            connect_s=config.connect_timeout_ms / 1000,
+            first_byte_s=config.api_timeout_ms / 1000,
+            idle_s=config.idle_timeout_ms / 1000,
+            ping_s=config.ping_interval_ms / 1000,
         )
+
+
+def _direct_mounts(no_proxy: Sequence[str],
+                   limits: httpx.Limits) -> dict[str, httpx.AsyncBaseTransport] | None:
+    """Transports without the proxy for the ``NO_PROXY`` hosts (and their subdomains)."""
+    if not no_proxy:
+        return None
+    direct = AiohttpTransport(limits=limits, trust_env=False)
+    mounts: dict[str, httpx.AsyncBaseTransport] = {}
+    for host in no_proxy:
+        name = host.lstrip(".")
+        shown = f"[{name}]" if ":" in name else name
+        mounts[f"all://{shown}"] = direct
+        if ":" not in name:
+            mounts[f"all://*.{name}"] = direct
+    return mounts
 
 
 class Upstream:
@@ -65,12 +77,15 @@ class Upstream:
     HTTP parser that halves the client's CPU per request, which is most of what ccr adds.
     """
 
-    def __init__(self, timeouts: Timeouts, *, proxy_url: str | None = None) -> None:
+    def __init__(self, timeouts: Timeouts, *, proxy_url: str | None = None,
+                 no_proxy: Sequence[str] = ()) -> None:
         self.timeouts = timeouts
         # Every connection a burst of concurrent streams opened stays pooled for the next burst
         # (aiohttp keeps idle connections up to the total limit); none is reopened per request.
         limits = httpx.Limits(max_connections=MAX_CONNECTIONS,
                               max_keepalive_connections=MAX_CONNECTIONS)
+        if proxy_url and "*" in no_proxy:
+            proxy_url, no_proxy = None, ()
         self._client = httpx.AsyncClient(
             # The first byte is bounded by first_byte_s (in open) and the gaps in a body by
             # idle_s (the exchange's read loop); the transport's own read timeout only backs
@@ -88,6 +103,7 @@ class Upstream:
             ),
             trust_env=False,
             follow_redirects=False,
+            mounts=_direct_mounts(no_proxy, limits) if proxy_url else None,
         )
 
     async def open(self, http: HttpRequest, *, provider: str) -> httpx.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,14 @@ class RequestContext:
     #: The session's last-turn usage (``SessionUsage``) or None.
     session_usage: Any = None
     project: str | None = None
+    #: The time a router script sees as ``req.now``; None means the current time.
+    now: datetime.datetime | None = None
     #: Filled by rules that learn something on the way (e.g. the subagent tag they removed).
     notes: dict[str, Any] = field(default_factory=dict)
+    #: The client key's name, when named keys are configured.
+    client: str | None = None
+    #: USD spent so far: session, project_today, client_today, router_today.
+    spend: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

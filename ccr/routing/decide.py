@@ -48,21 +48,27 @@ class Decision:
 def script_request(ctx: RequestContext) -> dict[str, Any]:
     """The plain-JSON ``req`` a router script sees: the client's own data, no credentials."""
     usage = ctx.session_usage
-    return {
+    req = {
         "body": ctx.body,
         "headers": dict(ctx.headers),
         "token_count": ctx.token_count,
         "session_id": ctx.session_id,
         "session_usage": _usage_dict(usage),
         "project": ctx.project,
+        "client": ctx.client,
+        "spend": ctx.spend,
     }
+    if ctx.now is not None:
+        req["now"] = ctx.now.isoformat()
+    return req
 
 
 def _usage_dict(usage: Any) -> dict[str, Any] | None:
     if usage is None:
         return None
     fields = ("input_tokens", "output_tokens", "cache_read_input_tokens",
-              "cache_creation_input_tokens", "turns", "last_route")
+              "cache_creation_input_tokens", "turns", "last_route", "session_input_tokens",
+              "session_output_tokens")
     out = {name: getattr(usage, name, None) for name in fields}
     out["total_input"] = getattr(usage, "total_input", None)
     return out

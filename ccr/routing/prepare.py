@@ -25,9 +25,9 @@ def build_context(
 ) -> RequestContext:
     """The request's context; a project or session override file replaces ``router``'s slots."""
     session_id = session_id or session_id_from(headers, body)
-    project = projects.project_for(session_id) if (session_id and projects) else None
+    project = projects.locate(session_id, body) if projects else None
     if project and projects is not None:
-        router = effective_router(router, projects.router_override(session_id))
+        router = effective_router(router, projects.router_override(session_id, project))
     return RequestContext(
         body=body,
         headers=public_headers(headers),

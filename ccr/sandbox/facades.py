@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _datetime
 import json as _json
 import math as _math
+import os as _os
 import random as _random
 import re as _re
 import sys
@@ -98,12 +99,24 @@ def _re_members() -> dict[str, Any]:
     return members
 
 
+#: The generator behind the ``random`` facade: private to the worker, reseeded for every call.
+_RNG = _random.Random()
+
+
+def reseed_random() -> None:
+    """Seed the ``random`` facade afresh from the OS.
+
+    Called before every script run: a Mersenne Twister's next draws follow from 624 of its
+    outputs, so without this one call could predict the draws of the next (another session's).
+    """
+    _RNG.seed(int.from_bytes(_os.urandom(32)))
+
+
 def _random_members() -> dict[str, Any]:
-    # A private generator, and no seed()/setstate(): one call cannot steer the next one's draws.
-    rng = _random.Random()
+    # No seed()/setstate()/getstate(): a script cannot steer or save the generator's state.
     names = ("random", "uniform", "randint", "randrange", "choice", "choices", "sample",
              "shuffle", "gauss")
-    return {name: getattr(rng, name) for name in names}
+    return {name: getattr(_RNG, name) for name in names}
 
 
 def _math_members() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any, Self
 
 from ccr.sandbox.policy import MAX_ERROR_CHARS, truncate
 from ccr.sandbox.process import LINE_LIMIT, Serve, WorkerDied, WorkerProcess, WorkerTimedOut
+from ccr.sandbox.stats import ScriptStats
 from ccr.sandbox.text import clean_error
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,22 @@ class ScriptPool:
             maxlen=max(_STRIKES_PER_WINDOW, self.disable_after))
         self._disabled_until = 0.0
         self._disabled_why = ""
+        #: Calls, errors and timeouts since start, and the last error (``status()``).
+        self.stats = ScriptStats()
+
+    def status(self) -> dict[str, Any]:
+        """The script as ``/health`` and ``ccr status`` show it: file, loaded version, counts,
+        the last error and whether it is switched off (and for how much longer)."""
+        remaining = self._disabled_until - time.monotonic()
+        return {
+            "path": str(self.path),
+            "version": self._good.number if self._good is not None else None,
+            "load_error": self.load_error,
+            **self.stats.as_json(),
+            "switched_off": remaining > 0,
+            "switched_off_for_s": round(remaining, 1) if remaining > 0 else None,
+            "switched_off_why": self._disabled_why if remaining > 0 else None,
+        }
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -228,6 +245,12 @@ class ScriptPool:
                 self._strike(error, timeout=True)
                 return Trip(error=error, timed_out=True)
             error = f"{self.name}: {exc}"
+            self._strike(error, timeout=False)
+            return Trip(error=error)
+        except Exception as exc:  # e.g. its pipe closed under a write: the worker is lost
+            self._discard(worker)
+            error = f"{self.name}: the sandbox process was lost ({type(exc).__name__}: " \
+                f"{truncate(str(exc), 120)})"
             self._strike(error, timeout=False)
             return Trip(error=error)
         except BaseException:  # cancelled mid-exchange: the worker's state is unknown

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +18,8 @@ from ccr.sandbox.policy import MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, MAX_ROUTE_CHAR
 from ccr.sandbox.pool import JSON_ENCODER, ScriptPool, Serve, encode_message
 from ccr.sandbox.result import ScriptResult
 from ccr.sandbox.text import clean_error, clean_output
+
+log = logging.getLogger(__name__)
 
 #: Body fields longer than this (or any list) are sent only when the script reads them.
 _LAZY_STR_CHARS = 2048
@@ -62,6 +66,7 @@ class RouterScript(ScriptPool):
     async def call(self, req: dict[str, Any], config: dict[str, Any]) -> ScriptResult:
         """Run ``router(req, config)``; never raises for anything the script does."""
         started = time.perf_counter()
+        req = with_clock(req)
         fetched: set[str] = set()
         hot = frozenset[str]()
 
@@ -72,7 +77,13 @@ class RouterScript(ScriptPool):
             message, body, lazy = _call_message(version, self.timeout_ms, req, config, hot)
             return message, _lazy_server(body, lazy, fetched)
 
-        trip = await self._round_trip(build)
+        try:
+            trip = await self._round_trip(build)
+        except Exception as exc:  # never let the sandbox's own trouble fail the request
+            error = clean_error(f"{self.name}: the sandbox failed ({type(exc).__name__}: "
+                                f"{truncate(str(exc), 120)})")
+            log.warning("%s; the built-in rules decide", error)
+            return self._result(started, None, error)
         if trip.reply is None:
             return self._result(started, None, trip.error, timed_out=trip.timed_out,
                                 disabled=trip.disabled)
@@ -103,7 +114,19 @@ class RouterScript(ScriptPool):
         self, started: float, value: str | None, error: str | None, **extra: Any
     ) -> ScriptResult:
         elapsed = (time.perf_counter() - started) * 1000
-        return ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        result = ScriptResult(value=value, error=error, elapsed_ms=elapsed, **extra)
+        self.stats.note(error, timed_out=result.timed_out, disabled=result.disabled)
+        return result
+
+
+def with_clock(req: dict[str, Any]) -> dict[str, Any]:
+    """``req`` with the fields every call carries: ``now`` (the server's local time, ISO 8601
+    with its offset, unless the caller set one, as a dry run's ``--now`` does) and
+    ``providers`` (provider health; empty until the server reports it)."""
+    if isinstance(req, dict) and ("now" not in req or "providers" not in req):
+        now = req.get("now") or datetime.datetime.now().astimezone().isoformat()
+        req = {"providers": {}, **req, "now": now}
+    return req
 
 
 def _call_message(

@@ -151,6 +151,13 @@ class TransformerScript(ScriptPool):
                   state: Mapping[str, Any], options: str, end: bool = False) -> HookResult:
         """One round trip: ``hook`` is ``request`` or ``response`` (``data`` a dict) or
         ``chunks`` (``data`` a list of chunks; ``end`` also flushes ``end_stream``)."""
+        result = await self._run_hook(hook, data, ctx=ctx, state=state, options=options,
+                                      end=end)
+        self.stats.note(result.error, timed_out=result.timed_out, disabled=result.disabled)
+        return result
+
+    async def _run_hook(self, hook: str, data: Any, *, ctx: Mapping[str, Any],
+                        state: Mapping[str, Any], options: str, end: bool) -> HookResult:
 
         def build(version: int) -> tuple[bytes, Serve | None]:
             message = {"op": "hook", "v": version, "t": self.timeout_ms, "hook": hook,

@@ -45,6 +45,32 @@ def wrap(value: Any) -> Any:
     return value
 
 
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def same_json(ours: Any, theirs: Any) -> bool:
+    """``ours == theirs`` by value, where ``ours`` is data behind a view and ``theirs`` comes
+    from a script.
+
+    ``dict.__eq__`` hands the real dict to the other side's ``__eq__`` when it does not know the
+    other type, so a script class defining ``__eq__`` would receive the objects behind the
+    views. Here a script's own object only ever sees a read-only view (or an immutable scalar).
+    """
+    theirs = unwrap(theirs)
+    kind = type(theirs)
+    if kind is dict or kind is list or kind is tuple or kind in _PLAIN_SCALARS:
+        if type(ours) is dict:
+            return kind is dict and ours.keys() == theirs.keys() and all(
+                same_json(value, theirs[key]) for key, value in ours.items())
+        if type(ours) is list:
+            return kind in (list, tuple) and len(ours) == len(theirs) and all(
+                same_json(a, b) for a, b in zip(ours, theirs, strict=True))
+        return kind in _PLAIN_SCALARS and bool(ours == theirs)
+    # Their __eq__ directly: ``theirs == view`` would come back here when it says NotImplemented.
+    answer = theirs.__eq__(wrap(ours))
+    return answer is not NotImplemented and bool(answer)
+
+
 def unwrap(value: Any) -> Any:
     """The plain JSON data behind a view (everything fetched); other values unchanged."""
     if isinstance(value, ReadOnlyDict | ReadOnlyList):
@@ -91,7 +117,7 @@ class ReadOnlyDict(Mapping[str, Any]):
         return self._data
 
     def __eq__(self, other: object) -> bool:
-        return self._raw_data() == unwrap(other)
+        return same_json(self._raw_data(), other)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -126,10 +152,7 @@ class ReadOnlyList(Sequence[Any]):
         return self._data
 
     def __eq__(self, other: object) -> bool:
-        other = unwrap(other)
-        if isinstance(other, tuple):
-            other = list(other)
-        return self._data == other
+        return same_json(self._data, other)
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, BinaryIO
 
-from ccr.sandbox.facades import CacheKeeper
+from ccr.sandbox.facades import CacheKeeper, reseed_random
 from ccr.sandbox.hooks import describe_class, find_class, run_hooks
 from ccr.sandbox.policy import (
     OutputCollector,
@@ -46,7 +46,8 @@ from ccr.sandbox.policy import (
     script_line,
     transformer_globals,
 )
-from ccr.sandbox.views import PENDING, ReadOnlyDict, Request
+from ccr.sandbox.request_api import Request
+from ccr.sandbox.views import PENDING, ReadOnlyDict
 
 #: Exit status of a worker whose script swallowed the deadline exception (bare ``except:``).
 EXIT_DEADLINE = 75
@@ -304,6 +305,7 @@ class Worker:
         globals are kept for :meth:`tidy`."""
         output = OutputCollector()
         self._desynced = False
+        reseed_random()
         result: dict[str, Any]
         namespace: dict[str, Any] = {}
         try:

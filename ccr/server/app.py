@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hmac
 import itertools
 import logging
 import os
@@ -18,9 +17,16 @@ from sanic.response import json as json_response
 
 from ccr import __version__
 from ccr.context.tokens import cl100k_encoding
+from ccr.convert.schema import check_messages_request
 from ccr.errors import ApiError, AuthenticationFailed, error_body
+from ccr.ledger import BudgetExceeded
 from ccr.process import server_pid, worker_number
+from ccr.server.auth import ANONYMOUS, presented_key
+from ccr.server.console import console_blueprint
+from ccr.server.console_guard import is_console_path
+from ccr.server.gateway import Gateway
 from ccr.server.messages import handle_messages, parse_body, request_id
+from ccr.server.metrics import add_metrics_route, session_view
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
 
@@ -42,7 +48,8 @@ def _on_sighup(watcher: ConfigWatcher) -> None:
         log.debug("SIGHUP reload not available in this thread")
 
 
-def create_app(state: AppState, *, name: str | None = None, watch_config: bool = True) -> Sanic:
+def create_app(state: AppState, *, name: str | None = None, watch_config: bool = True,
+               gateway: Gateway | None = None) -> Sanic:
     app = Sanic(name or f"ccr{next(_app_numbers)}", configure_logging=False)
     app.config.RESPONSE_TIMEOUT = 24 * 3600  # streams end when the upstream's do
     app.config.REQUEST_TIMEOUT = 120
@@ -54,11 +61,17 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     app.config.ACCESS_LOG = False
     app.config.TOUCHUP = False
     app.ctx.state = state
+    app.ctx.gateway = gateway or Gateway.for_config(state.config, state.home)
+    add_metrics_route(app)
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:
-        await asyncio.to_thread(cl100k_encoding)  # the first request should not pay for it
+        # Built in the background (0.3-1 s): /health answers at once, and the first request
+        # usually finds the tokenizer ready.
+        app.ctx.warm_up = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(cl100k_encoding))
         await state.engine.start()
+        await app.ctx.gateway.start()
         path = state.config.path
         app.ctx.watcher = ConfigWatcher(state, path) if (watch_config and path) else None
         if app.ctx.watcher is not None:
@@ -73,19 +86,19 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         if app.ctx.watcher is not None:
             await app.ctx.watcher.stop()
         await state.engine.aclose()
+        await app.ctx.gateway.aclose()
 
     @app.on_request
     async def _authenticate(request: Request) -> None:
-        key = state.config.apikey
-        if not key or request.path in _OPEN_PATHS:
-            return
-        given = request.headers.get("x-api-key")
-        if given is None:
-            auth = request.headers.get("authorization", "")
-            if auth[:7].lower() == "bearer ":
-                given = auth[7:].strip()
-        if given is None or not hmac.compare_digest(given.encode(), key.encode()):
-            raise AuthenticationFailed()
+        """Every key (APIKEY, APIKEYS, ADMIN_KEY) is checked; the identity goes on the request.
+        The console (``/ui``) checks its own admin token instead."""
+        auth = app.ctx.gateway.policy(state.config).auth
+        identity = auth.identify(presented_key(request.headers))
+        if identity is None:
+            if request.path not in _OPEN_PATHS and not is_console_path(request.path):
+                raise AuthenticationFailed()
+            identity = ANONYMOUS
+        request.ctx.identity = identity
 
     @app.exception(Exception)
     async def _error(request: Request, exc: Exception) -> HTTPResponse:
@@ -103,8 +116,24 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
 
     @app.get("/health")
     async def _health(request: Request) -> HTTPResponse:
+        gateway: Gateway = app.ctx.gateway
+        await gateway.store.check()  # current even when no request touched the store lately
+        teams = gateway.health()
+        degraded = teams["state"]["status"] != "ok" or (
+            teams["ledger"] is not None and teams["ledger"]["status"] != "ok")
+        policy = gateway.policy(state.config)
+        identity = request.ctx.identity
+        if (policy.keys.admin_key and not identity.admin) or (
+                policy.auth.required and not identity.authenticated):
+            # details (config path, errors, store and ledger state) are for the admin key, or
+            # any client key when there is no admin key; the pid stays, as `ccr start` and
+            # `ccr status` identify their server by it
+            return json_response({"status": "degraded" if degraded else "ok",
+                                  "version": __version__, "pid": server_pid(),
+                                  "uptime_s": round(time.time() - state.stats.started_at, 1)})
         return json_response({
-            "status": "ok",
+            "status": "degraded" if degraded else "ok",
+            **teams,
             "version": __version__,
             "uptime_s": round(time.time() - state.stats.started_at, 1),
             "requests": state.stats.requests,
@@ -114,6 +143,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "reloads": state.reloads,
             "reload_error": state.reload_error,
             "router_script_error": getattr(state.engine.script, "load_error", None),
+            "scripts": state.engine.scripts_status(),
             "pid": server_pid(),
             **({"worker": worker, "worker_pid": os.getpid()} if worker else {}),
         })
@@ -121,7 +151,11 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.get("/api/sessions/<session_id>")
     async def _session(request: Request, session_id: str) -> HTTPResponse:
         """A session's last-turn usage and route, for status lines (no transcript reading)."""
-        usage = state.stores.sessions.get(session_id)
+        shared = await app.ctx.gateway.session(session_id, request.ctx.identity)
+        if shared is not None:
+            return json_response(await session_view(app.ctx.gateway, session_id, shared))
+        usage = state.stores.sessions.get(session_id) if (
+            request.ctx.identity.client is None or request.ctx.identity.admin) else None
         if usage is None:
             raise ApiError(f"no usage recorded for session {session_id[:64]!r}", 404)
         return json_response({
@@ -151,12 +185,14 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     @app.post("/v1/messages/count_tokens")
     async def _count_tokens(request: Request) -> HTTPResponse:
         body = parse_body(request)
+        check_messages_request(body)
         return json_response({"input_tokens": await state.stores.tokens.acount_request(body)})
 
     @app.post("/v1/messages")
     async def _messages(request: Request) -> HTTPResponse | None:
         return await handle_messages(state, request)
 
+    app.blueprint(console_blueprint())
     return app
 
 
@@ -173,4 +209,10 @@ def error_response(exc: Exception) -> HTTPResponse:
         log.exception("internal error")
         status = 500
         body = error_body("api_error", f"internal error in ccr: {type(exc).__name__}")
-    return json_response(body, status=status, headers={"request-id": request_id()})
+    headers = {"request-id": request_id()}
+    retry_after = getattr(exc, "retry_after_s", None)
+    if isinstance(retry_after, int):
+        headers["retry-after"] = str(retry_after)
+    if isinstance(exc, BudgetExceeded):
+        headers["x-should-retry"] = "false"  # nothing changes before the budget resets
+    return json_response(body, status=status, headers=headers)

@@ -12,11 +12,15 @@ from typing import Any
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
 
+from ccr.convert.schema import check_messages_request
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError, InvalidRequest
 from ccr.logs import request_line
 from ccr.protocol import codec
+from ccr.protocol.limits import depth_exceeds, too_deep_message
 from ccr.protocol.sse import encode_event
+from ccr.server.auth import ANONYMOUS, Identity
+from ccr.server.gateway import Gateway, Ticket
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
@@ -28,8 +32,12 @@ def parse_body(request: Request) -> dict[str, Any]:
         body = codec.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequest(too_deep_message()) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    if depth_exceeds(body):
+        raise InvalidRequest(too_deep_message())
     return body
 
 
@@ -39,19 +47,7 @@ def request_id() -> str:
 
 
 def _validate_messages_body(body: dict[str, Any]) -> None:
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        raise InvalidRequest("model: Field required (a model name or \"provider,model\")")
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        raise InvalidRequest("messages: Field required (a list of messages)")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in (
-            "user", "assistant", "system"
-        ):
-            raise InvalidRequest(f"messages.{i}: each message needs a role of user or assistant")
-    max_tokens = body.get("max_tokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise InvalidRequest("max_tokens: must be a positive integer")
+    check_messages_request(body)
 
 
 PING = encode_event("ping", {"type": "ping"})
@@ -91,23 +87,40 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
     line: dict[str, Any] = {"path": request.path}
     status = 200
     decision = exchange = None
+    gateway: Gateway = request.app.ctx.gateway
+    identity: Identity = getattr(request.ctx, "identity", ANONYMOUS)
+    ticket: Ticket | None = None
+    first_byte_s = added_s = None
+    gateway.metrics.in_flight.inc()
     try:
         body = parse_body(request)
         _validate_messages_body(body)
-        client_request = ClientRequest(body, request.headers)
+        projects = engine.stores.projects
+        ticket = await gateway.admit(engine.config, identity, body, request.headers,
+                                     projects.locate if projects else None,
+                                     want_spend=engine.script is not None)
+        client_request = ClientRequest(
+            body, request.headers, client=identity.client, session_usage=ticket.session_usage,
+            router=gateway.policy(engine.config).client_router(engine.config, identity.client),
+            spend=ticket.spend.as_dict() if ticket.spend else None)
         decision = await engine.route(client_request)
+        gateway.apply_budget(engine.config, ticket, decision)
         ctx = decision.ctx
         assert ctx is not None
         line.update(session=ctx.session_id, model=body.get("model"), tokens=ctx.token_count,
                     rule=decision.rule, route=decision.route.name)
+        if identity.client:
+            line["client"] = identity.client
         if decision.script_error:
             line["script_error"] = decision.script_error
         exchange = await engine.open(client_request, decision)
         if exchange.agent_name:
             line["agent"] = exchange.agent_name
         line["upstream_ms"] = round((exchange.outcome.upstream_latency_s or 0) * 1000, 1)
+        added_s = time.monotonic() - started - (exchange.outcome.upstream_latency_s or 0)
         if not exchange.ctx.stream:
             message = await exchange.json()
+            first_byte_s = time.monotonic() - started
             return json_response(message, headers={"request-id": request_id()})
         response = await request.respond(
             content_type="text/event-stream; charset=utf-8",
@@ -119,6 +132,8 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
             # aclosing: a client that goes away closes the upstream stream at once
             async with aclosing(exchange.events()) as events:
                 async for data in events:
+                    if first_byte_s is None:
+                        first_byte_s = time.monotonic() - started
                     await pinger.send(data)
         finally:
             pinger.stop()
@@ -134,6 +149,7 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         raise
     finally:
         engine.in_flight -= 1
+        gateway.metrics.in_flight.dec()
         if exchange is not None and decision is not None:
             outcome = exchange.outcome
             if outcome.error:
@@ -145,6 +161,11 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
                             cache_read=usage.get("cache_read_input_tokens") or None,
                             stop=outcome.stop_reason)
             engine.finish(decision, exchange)
+        elif decision is not None:
+            engine.finish_failed(decision, status, line.get("error"))
+        if ticket is not None:
+            gateway.done(engine.config, ticket, decision=decision, exchange=exchange,
+                         status=status, first_byte_s=first_byte_s, added_s=added_s)
         if status >= 400:
             state.stats.errors += 1
         if request_log.isEnabledFor(logging.INFO):

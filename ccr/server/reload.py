@@ -16,6 +16,7 @@ from pathlib import Path
 from ccr.config import load_config
 from ccr.engine.engine import Engine
 from ccr.errors import ConfigError
+from ccr.logs import apply_reload
 from ccr.server.state import AppState
 
 log = logging.getLogger("ccr")
@@ -80,6 +81,7 @@ class ConfigWatcher:
             self.state.engine = engine
             self.state.reload_error = None
             self.state.reloads += 1
+            apply_reload(old.config, config, self.state.home)
             # the old engine closes (its upstream pool too, unless handed over) once the
             # requests that started on it, open streams included, are done
             self._retiring.add(asyncio.ensure_future(old.retire()))

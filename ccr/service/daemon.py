@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import http.client
 import json
 import os
 import signal
@@ -24,20 +23,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ccr.errors import CcrError
+from ccr.service.localhttp import http_get
 
 PID_FILE_NAME = "ccr.pid"
 LOCK_FILE_NAME = "ccr.lock"
 SERVE_OUTPUT = Path("logs") / "serve.out"
 SESSIONS_DIR_NAME = "code-sessions"
 
-DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000  # as ccr.config.model (not imported: kept light)
 #: How long ``ccr start`` waits for ``/health`` to answer.
 START_TIMEOUT_S = 15.0
 #: Extra time ``ccr stop`` gives the server past its own shutdown deadline before SIGKILL.
@@ -88,28 +88,18 @@ def base_url(host: str, port: int) -> str:
     return f"http://{target}:{port}"
 
 
-def shutdown_timeout_ms(raw: Mapping[str, Any]) -> int:
-    """``SHUTDOWN_TIMEOUT_MS`` from a raw config: how long open streams may finish on SIGTERM."""
-    value = raw.get("SHUTDOWN_TIMEOUT_MS")
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = float(value.strip())
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    return DEFAULT_SHUTDOWN_TIMEOUT_MS
-
-
 def _config_shutdown_timeout_ms(config_path: str | None) -> int:
-    """The deadline the server was told, read from its config file without validating it."""
+    """How long the server was told to let streams finish, from its config file (the default
+    when the file cannot be loaded now: a stop must not fail over it)."""
     if not config_path:
         return DEFAULT_SHUTDOWN_TIMEOUT_MS
-    import json5
+    from ccr.config import load_config
+    from ccr.errors import ConfigError
 
     try:
-        raw = json5.loads(Path(config_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return load_config(config_path).shutdown_timeout_ms
+    except ConfigError:
         return DEFAULT_SHUTDOWN_TIMEOUT_MS
-    return shutdown_timeout_ms(raw) if isinstance(raw, dict) else DEFAULT_SHUTDOWN_TIMEOUT_MS
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,20 +268,21 @@ def is_serve_command(argv: list[str]) -> bool:
     return "serve" in argv and any("ccr" in Path(arg).name for arg in argv)
 
 
-def fetch_health(host: str, port: int, timeout_s: float = 1.0) -> dict[str, Any] | None:
-    """``GET /health`` of a ccr server (no proxies involved), or None when nothing answers."""
-    conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout_s)
+def fetch_health(host: str, port: int, timeout_s: float = 1.0, *,
+                 apikey: str | None = None) -> dict[str, Any] | None:
+    """``GET /health`` of a ccr server (no proxies involved), or None when nothing answers.
+
+    A server with an ``APIKEY`` shows its details (pid, version, config) only to a client that
+    sends the key, so pass ``apikey`` from the config it runs on.
+    """
+    headers = {"x-api-key": apikey} if apikey else {}
     try:
-        conn.request("GET", "/health")
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
+        status, body = http_get(connect_host(host), port, "/health", headers, timeout_s)
+        if status != 200:
             return None
         data = json.loads(body)
-    except (OSError, ValueError, http.client.HTTPException):
+    except (OSError, ValueError):
         return None
-    finally:
-        conn.close()
     return data if isinstance(data, dict) and "pid" in data and "version" in data else None
 
 
@@ -327,7 +318,7 @@ def wait_exit(pid: int, timeout_s: float) -> bool:
 # Starting
 
 
-def check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int, apikey: str | None = None) -> None:
     """Raise :class:`PortInUse` when another program listens on ``host:port``."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
@@ -343,7 +334,7 @@ def check_port_free(host: str, port: int) -> None:
                 probe.bind(address)
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
-                    raise _port_in_use(host, port) from None
+                    raise _port_in_use(host, port, apikey) from None
                 if exc.errno == errno.EADDRNOTAVAIL:
                     raise DaemonError(
                         f"cannot listen on {host}: not an address of this machine",
@@ -352,10 +343,21 @@ def check_port_free(host: str, port: int) -> None:
                 raise
 
 
-def _port_in_use(host: str, port: int) -> PortInUse:
-    health = fetch_health(host, port)
-    if health is not None:
-        who = f"another ccr server (pid {health.get('pid')}, not started by `ccr start`)"
+def _answers_as_ccr(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """Whether a ccr server answers there (``GET /`` is open even when a key is required)."""
+    try:
+        status, body = http_get(connect_host(host), port, "/", {}, timeout_s)
+        data = json.loads(body) if status == 200 else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("name") == "ccr"
+
+
+def _port_in_use(host: str, port: int, apikey: str | None = None) -> PortInUse:
+    health = fetch_health(host, port, apikey=apikey)
+    if health is not None or _answers_as_ccr(host, port):
+        pid = f"pid {health.get('pid')}, " if health is not None else ""
+        who = f"another ccr server ({pid}not started by `ccr start`)"
         hint = (f"stop that server, or choose another port with --port (or PORT in the config); "
                 f"it answers at {base_url(host, port)}")
     else:
@@ -381,6 +383,7 @@ def start_server(
     owner: str = OWNER_START,
     timeout_s: float = START_TIMEOUT_S,
     progress: Progress | None = None,
+    apikey: str | None = None,
 ) -> StartResult:
     """Start ``ccr serve`` in the background unless one is running; wait for ``/health``.
 
@@ -395,7 +398,7 @@ def start_server(
         return StartResult(current, started=False)
     if current is not None:
         remove_record(home)
-    check_port_free(host, port)
+    check_port_free(host, port, apikey)
     output = home / SERVE_OUTPUT
     offset = _prepare_output(output)
     process = _spawn(home, host=host, port=port, config_path=config_path, output=output)
@@ -408,7 +411,7 @@ def start_server(
         waiting = progress(f"Starting ccr on {record.url}") if progress else (
             contextlib.nullcontext())
         with waiting:
-            _wait_ready(process, record, output, offset, timeout_s)
+            _wait_ready(process, record, output, offset, timeout_s, apikey)
     except BaseException:
         _kill(process)
         remove_record(home, pid=process.pid)
@@ -447,7 +450,7 @@ def _spawn(home: Path, *, host: str, port: int, config_path: Path | None,
 
 
 def _wait_ready(process: subprocess.Popen[bytes], record: ServerRecord, output: Path,
-                offset: int, timeout_s: float) -> None:
+                offset: int, timeout_s: float, apikey: str | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         code = process.poll()
@@ -457,7 +460,7 @@ def _wait_ready(process: subprocess.Popen[bytes], record: ServerRecord, output: 
                 f"fix the problem above and run the command again (full output: {output})",
                 output=tail(output, offset),
             )
-        health = fetch_health(record.host, record.port, timeout_s=0.5)
+        health = fetch_health(record.host, record.port, timeout_s=0.5, apikey=apikey)
         if health is not None and health.get("pid") == process.pid:
             return
         if time.monotonic() >= deadline:

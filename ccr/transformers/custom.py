@@ -38,11 +38,11 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccr.config.model import Config
-from ccr.errors import ApiError, ConfigError
+from ccr.config.validate import InvalidConfig
+from ccr.errors import ApiError
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.registry import BUILTINS, Factory
 
@@ -53,11 +53,6 @@ log = logging.getLogger("ccr")
 
 #: A name → factory mapping entry: options (from a provider's ``use``) to a transformer.
 
-ON_ERROR = ("fail", "skip")
-DEFAULT_TIMEOUT_MS = 1000
-DEFAULT_MEMORY_MB = 512
-DEFAULT_WORKERS = 2
-MAX_SOURCE_BYTES = 256_000
 
 
 class AsyncTransformer(Transformer):
@@ -191,104 +186,49 @@ def _factory(plugin: CustomPlugin) -> Factory:
 
 
 def load_custom_transformers(config: Config) -> CustomTransformers:
-    """Read and check every file in ``config.raw["transformers"]`` (in sandbox workers).
+    """Check every file in ``config.transformers`` in sandbox workers (the config validator has
+    read and compiled them already).
 
-    Raises :class:`ConfigError` naming the entry and the file's own ``file:line`` problem.
+    Raises :class:`InvalidConfig` listing every entry's problem, each with its file.
     """
-    entries = config.raw.get("transformers")
-    if not isinstance(entries, list) or not entries:
+    if not config.transformers:
         return CustomTransformers()
     from ccr.sandbox.transformer import TransformerFile, TransformerScript, check_files
 
     where = str(config.path) if config.path else None
-    base = config.path.parent if config.path else Path.cwd()
-    settings = [_settings(entry, i, base, where) for i, entry in enumerate(entries)]
-    files = [
-        TransformerFile(s.path, s.source, json.dumps(s.options), s.timeout_ms, s.memory_mb)
-        for s in settings
-    ]
+    problems: list[tuple[str, str]] = []
+    files: list[TransformerFile] = []
+    for i, entry in enumerate(config.transformers):
+        try:
+            source = entry.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:  # changed since the config was checked
+            problems.append((f"transformers[{i}].path", f"cannot read {entry.path}: {exc}"))
+            source = ""
+        files.append(TransformerFile(entry.path, source, json.dumps(dict(entry.options)),
+                                     entry.timeout_ms, entry.memory_mb))
+    if problems:
+        raise InvalidConfig(problems, file=where)
     plugins: list[CustomPlugin] = []
     seen: dict[str, int] = {}
-    for i, (entry, file, described) in enumerate(zip(settings, files, check_files(files),
-                                                     strict=True)):
+    for i, (entry, file, described) in enumerate(zip(config.transformers, files,
+                                                     check_files(files), strict=True)):
+        key = f"transformers[{i}]"
         if isinstance(described, str):
-            raise ConfigError(described, path=f"transformers[{i}]", file=where)
-        key = described.name.lower()
-        if key in seen:
-            raise ConfigError(
-                f"{file.name} defines transformer {described.name!r}, already defined by "
-                f"transformers[{seen[key]}]: give each one its own name",
-                path=f"transformers[{i}]", file=where,
-            )
-        seen[key] = i
+            problems.append((key, described))
+            continue
+        name = described.name.lower()
+        if name in seen:
+            problems.append((key, f"{file.name} defines transformer {described.name!r}, already "
+                             f"defined by transformers[{seen[name]}]: give each one its own name"))
+            continue
+        seen[name] = i
         _warn_if_shadowing(described.name, file.name)
         script = TransformerScript(file, described, workers=entry.workers)
-        plugins.append(CustomPlugin(i, described.name, described.hooks, entry.options,
+        plugins.append(CustomPlugin(i, described.name, described.hooks, dict(entry.options),
                                     entry.on_error, script))
+    if problems:
+        raise InvalidConfig(problems, file=where)
     return CustomTransformers(tuple(plugins))
-
-
-@dataclass(frozen=True)
-class _Settings:
-    path: Path
-    source: str
-    options: dict[str, Any]
-    on_error: str
-    timeout_ms: float
-    memory_mb: int
-    workers: int
-
-
-def _settings(entry: Any, i: int, base: Path, where: str | None) -> _Settings:
-    """One entry's file and limits; the config validator has checked ``path``/``options``."""
-    key = f"transformers[{i}]"
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
-        raise ConfigError('expected an object with a "path"', path=key, file=where)
-    options = entry.get("options") or {}
-    if not isinstance(options, dict):
-        raise ConfigError("expected an object", path=f"{key}.options", file=where)
-    on_error = entry.get("on_error", "fail")
-    if on_error not in ON_ERROR:
-        raise ConfigError(f'expected "fail" (the request fails) or "skip" (the request goes on '
-                          f"without the transformer), got {on_error!r}",
-                          path=f"{key}.on_error", file=where)
-    path = Path(entry["path"]).expanduser()
-    path = path if path.is_absolute() else base / path
-    return _Settings(
-        path=path,
-        source=_read(path, f"{key}.path", where),
-        options=options,
-        on_error=on_error,
-        timeout_ms=_positive(entry, "timeout_ms", DEFAULT_TIMEOUT_MS, key, where),
-        memory_mb=int(_positive(entry, "memory_mb", DEFAULT_MEMORY_MB, key, where)),
-        workers=int(_positive(entry, "workers", DEFAULT_WORKERS, key, where)),
-    )
-
-
-def _positive(entry: Mapping[str, Any], name: str, default: float, key: str,
-              where: str | None) -> float:
-    value = entry.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"expected a positive number, got {value!r}", path=f"{key}.{name}",
-                          file=where)
-    return float(value)
-
-
-def _read(path: Path, key: str, where: str | None) -> str:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_SOURCE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the transformer file {str(path)!r} ({exc.strerror})",
-                          path=key, file=where) from None
-    if len(raw) > MAX_SOURCE_BYTES:
-        raise ConfigError(f"{path.name} is too big (at most {MAX_SOURCE_BYTES} bytes)",
-                          path=key, file=where)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path.name} is not valid UTF-8 (byte {exc.start})", path=key,
-                          file=where) from None
 
 
 def _warn_if_shadowing(name: str, filename: str) -> None:

@@ -33,6 +33,7 @@ class CcrServer:
         self.state = AppState(
             engine=Engine.build(cfg, stores=Stores(
                 projects=ProjectLocator(claude_projects or home / "claude-projects", home),
+                home=home,
             )),
             home=home,
         )

@@ -31,7 +31,9 @@ class CcrHome:
         self.port = free_port()
         self.config = self.home / "config.json"
         self.write_config({"LOG": False, "PORT": self.port})
-        self.env = {**os.environ, "CCR_HOME": str(self.home), "NO_COLOR": "1"}
+        # HOME too: ``ccr code`` writes Claude Code's onboarding flag into ~/.claude.json
+        self.env = {**os.environ, "CCR_HOME": str(self.home), "NO_COLOR": "1",
+                    "HOME": str(root)}
         self.env.pop("CCR_DEBUG", None)
         self._processes: list[subprocess.Popen[Any]] = []
         self._pids: set[int] = set()

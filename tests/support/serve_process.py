@@ -20,8 +20,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 class ServeProcess:
     def __init__(self, *, home: Path, config_path: Path | None = None,
                  env: dict[str, str] | None = None, start_timeout_s: float = 20.0,
-                 args: list[str] | None = None) -> None:
+                 apikey: str | None = None, args: list[str] | None = None) -> None:
         home.mkdir(parents=True, exist_ok=True)
+        #: Sent to /health, which shows the pid only to a client with the key.
+        self.auth = {"x-api-key": apikey} if apikey else {}
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -44,7 +46,7 @@ class ServeProcess:
                 raise RuntimeError(f"ccr serve exited with {self.proc.returncode}:\n"
                                    f"{self.output()}")
             try:
-                health = httpx.get(f"{self.url}/health", timeout=0.5)
+                health = httpx.get(f"{self.url}/health", timeout=0.5, headers=self.auth)
             except httpx.HTTPError:
                 time.sleep(0.1)
                 continue
@@ -56,7 +58,7 @@ class ServeProcess:
                            f"{self.output()}")
 
     def health(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/health", timeout=5).json()
+        return httpx.get(f"{self.url}/health", timeout=5, headers=self.auth).json()
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
         """``/health`` once ``predicate(health)`` holds, or after ``timeout`` seconds."""
