@@ -111,6 +111,8 @@ class Config:
     custom_router_timeout_ms: int = DEFAULT_CUSTOM_ROUTER_TIMEOUT_MS
     custom_router_memory_mb: int = DEFAULT_CUSTOM_ROUTER_MEMORY_MB
     custom_router_workers: int = DEFAULT_CUSTOM_ROUTER_WORKERS
+    #: Server processes sharing the port (``WORKERS``); 0 means one per core.
+    workers: int = 1
     custom_router_options: Mapping[str, Any] = field(default_factory=dict)
     transformers: tuple[TransformerEntry, ...] = ()
     force_use_image_agent: bool = False

@@ -579,6 +579,7 @@ def build_config(raw: dict[str, Any], *, file: str | None = None, home: str | No
         custom_router_workers=check.integer(
             raw, "CUSTOM_ROUTER_WORKERS", "CUSTOM_ROUTER_WORKERS",
             defaults.DEFAULT_CUSTOM_ROUTER_WORKERS, low=1),
+        workers=check.integer(raw, "WORKERS", "WORKERS", 1, low=0),
         custom_router_options=check.section(raw, "CUSTOM_ROUTER_OPTIONS",
                                             "passed to your router script"),
         transformers=check.transformer_files(raw, home, file),

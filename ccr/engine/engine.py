@@ -153,6 +153,9 @@ class Engine:
         if not config.has_providers:
             raise ApiError(no_provider_message(config), 400)
         stores = self.stores
+        # A cold count of a big request encodes in a worker thread; build_context's count of
+        # the same body then reuses it.
+        await stores.tokens.acount_request(request.body)
         router = effective_router(config.router, request.router) if request.router else (
             config.router)
         ctx = build_context(
