@@ -28,6 +28,8 @@ from tests.support.fake_upstream import FakeUpstream, text
 from tests.support.fixtures import fake_config
 from tests.support.serve_process import PROJECT, ServeProcess
 
+pytestmark = pytest.mark.e2e
+
 STREAM_BODY = {
     "model": "fake,fake-model", "max_tokens": 64, "stream": True,
     "messages": [{"role": "user", "content": "Count slowly."}],

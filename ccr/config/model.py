@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 from ccr.config.gateway import GatewaySettings
 from ccr.config.records import RecordSettings
 from ccr.config.resilience import Resilience
+from ccr.config.slots import ROUTE_SLOTS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3456
@@ -32,8 +33,6 @@ DEFAULT_TRANSFORMER_MEMORY_MB = 512
 DEFAULT_TRANSFORMER_WORKERS = 2
 MAX_TRANSFORMER_SOURCE_BYTES = 256_000
 
-#: Router slots that hold a ``provider,model`` route, in the order the rules consult them.
-ROUTE_SLOTS = ("default", "background", "think", "longContext", "webSearch", "image")
 
 
 @dataclass(frozen=True)
