@@ -30,7 +30,7 @@ from ccr.config import (
     write_config,
 )
 from ccr.config.model import DEFAULT_LONG_CONTEXT_THRESHOLD
-from ccr.errors import ConfigError
+from ccr.errors import CcrError, ConfigError
 from ccr.transformers import check_chains
 
 _HELP = (
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
 
 
-class ChangeError(Exception):
+class ChangeError(CcrError):
     """A change that cannot be made as asked (unknown slot, provider or route)."""
 
     def __init__(self, message: str, hint: str) -> None:
