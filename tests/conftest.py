@@ -42,3 +42,18 @@ def ccr(make_ccr: MakeCcr, fake: FakeUpstream) -> CcrServer:
 @pytest.fixture
 def client(ccr: CcrServer) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=ccr.base_url, api_key="test", max_retries=0, timeout=20)
+
+
+#: Fixtures that start real servers or processes: a test that uses one is end-to-end.
+END_TO_END_FIXTURES = frozenset({"fake", "make_ccr", "ccr", "client"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark end-to-end tests ``e2e`` and ``slow``, so ``pytest -m "not slow"`` is the quick
+    inner loop of unit tests; modules that start processes themselves mark themselves."""
+    for item in items:
+        if END_TO_END_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
+        elif item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.slow)

@@ -22,7 +22,7 @@ from tests.support.cli_helpers import CLI_VERSION, find_claude
 from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
 from tests.support.serve_process import ServeProcess
 
-pytestmark = pytest.mark.cli
+pytestmark = [pytest.mark.cli, pytest.mark.e2e]
 
 PROVIDER_KEY = "sk-fake-upstream"
 TOOL_OUTPUT = "hi-from-tool"

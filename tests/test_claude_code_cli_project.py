@@ -22,7 +22,7 @@ from tests.support.cli_helpers import find_claude
 from tests.support.fake_upstream import FakeUpstream, Recorded, text
 from tests.support.serve_process import ServeProcess
 
-pytestmark = [pytest.mark.cli, pytest.mark.slow]
+pytestmark = [pytest.mark.cli, pytest.mark.slow, pytest.mark.e2e]
 
 CLI_VERSION = "2.1.197"
 PROMPT = "say hello through the router"

@@ -23,7 +23,7 @@ from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, tex
 from tests.support.fault_upstream import refuse_keys, refused_url
 from tests.support.serve_process import ServeProcess
 
-pytestmark = [pytest.mark.cli, pytest.mark.slow]
+pytestmark = [pytest.mark.cli, pytest.mark.slow, pytest.mark.e2e]
 
 CLI_VERSION = "2.1.197"
 TOOL_OUTPUT = "hi-from-the-fallback"

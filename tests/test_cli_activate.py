@@ -19,6 +19,8 @@ from ccr.cli.activate import Shell, merge_no_proxy, quote
 from ccr.cli.main import app
 from tests.support.cli_helpers import CcrHome, start
 
+pytestmark = pytest.mark.e2e
+
 TRICKY = "it's a \"key\" with $HOME, `cmd`, \\ and spaces"
 #: TRICKY as written in a config, where ``$$`` is a literal ``$``.
 TRICKY_IN_CONFIG = TRICKY.replace("$", "$$")

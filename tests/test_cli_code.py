@@ -23,6 +23,8 @@ import pytest
 
 from tests.support.cli_helpers import CcrHome, alive, start, wait_dead
 
+pytestmark = pytest.mark.e2e
+
 FAKE_CLAUDE = r'''#!{python}
 import json, os, signal, sys, time, urllib.request
 

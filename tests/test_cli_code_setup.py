@@ -13,6 +13,8 @@ import pytest
 from tests.support.cli_helpers import CcrHome
 from tests.test_cli_code import Claude, code
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def ccr(tmp_path: Path) -> Iterator[CcrHome]:

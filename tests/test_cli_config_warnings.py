@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.ccr_server import free_port
 from tests.support.serve_process import ServeProcess
+
+pytestmark = pytest.mark.e2e
 
 TYPO_CONFIG = {"LOG": False, "Routr": {"default": "x,y"}, "plugins": []}
 

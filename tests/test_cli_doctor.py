@@ -89,6 +89,7 @@ def busy_port(setup: Setup) -> Iterator[None]:
         yield
 
 
+@pytest.mark.slow
 def test_a_busy_port_is_a_failure_naming_it(setup: Setup, busy_port: None) -> None:
     (port,) = named(setup.failures(), "port")
     assert f"port {setup.port}" in port.detail and "already in use" in port.detail
@@ -137,6 +138,7 @@ def test_a_broken_transformer_file_is_named(setup: Setup) -> None:
     assert "plugin.py:3: SyntaxError" in found.detail
 
 
+@pytest.mark.slow
 def test_the_command_prints_one_line_per_check_and_fails_on_failure(
     setup: Setup, busy_port: None,
 ) -> None:

@@ -16,6 +16,8 @@ from ccr.config import has_comments, list_backups, load_config
 from ccr.errors import ConfigError
 from tests.support.serve_process import ServeProcess
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -21,6 +21,8 @@ from ccr.cli.logs import follow_lines, session_matcher
 from ccr.cli.main import app
 from ccr.logs import request_line
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -24,6 +24,8 @@ from ccr.cli.main import app
 from ccr.config import has_comments, list_backups, load_config
 from tests.support.serve_process import ServeProcess
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 KEY_VAR = "CCR_TEST_PROVIDER_KEY"
 LITERAL_KEY = "sk-literal-do-not-print-1234"

@@ -23,6 +23,8 @@ import pytest
 from tests.support.ccr_server import free_port
 from tests.support.cli_helpers import CcrHome, alive, start, wait_dead
 
+pytestmark = pytest.mark.e2e
+
 RECORD_KEYS = {"pid", "port", "host", "started_at", "config"}
 
 

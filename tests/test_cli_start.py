@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ccr import __version__
 from ccr.cli.commands import COMMANDS
 from ccr.cli.main import app
+
+pytestmark = pytest.mark.e2e
 
 HEAVY = ("typer", "rich", "asyncio", "pydantic", "sanic", "httpx", "aiohttp", "json5")
 

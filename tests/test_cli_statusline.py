@@ -27,6 +27,8 @@ from tests.support.ccr_server import CcrServer, free_port
 from tests.support.fake_upstream import FakeUpstream, Usage, text
 from tests.support.fixtures import MakeCcr, fake_config
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT, CACHED, COMPLETION = 1234, 200, 56
 WINDOW = 10_000

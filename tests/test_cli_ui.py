@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.cli_helpers import CcrHome
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 @pytest.fixture

@@ -204,6 +204,7 @@ def test_a_failed_rename_leaves_the_old_file_and_no_temporary_file(
     assert _leftovers(path.parent) == []
 
 
+@pytest.mark.slow
 def test_readers_only_ever_see_a_whole_file(path: Path) -> None:
     write_config(path, _config(), env=ENV)
     seen: list[str] = []

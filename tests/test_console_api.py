@@ -17,6 +17,8 @@ from ccr.config import list_backups
 from ccr.logs import request_line
 from tests.support.console_helpers import CLIENT_KEY, SECRET_KEY, ConsoleServer, write_config
 
+pytestmark = pytest.mark.e2e
+
 ROUTER_SCRIPT = '''
 def router(req, config):
     text = str(req["body"]["messages"][-1]["content"])

@@ -51,7 +51,7 @@ def _playwright() -> Any:
     return sync_playwright
 
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")

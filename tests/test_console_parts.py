@@ -311,7 +311,7 @@ async def test_a_ledger_that_cannot_be_read_falls_back_to_the_log_and_says_so(
             raise ConnectionError("postgres is down")
 
     app_ctx = SimpleNamespace(gateway=SimpleNamespace(ledger=SimpleNamespace(store=Down())))
-    state = SimpleNamespace(config=SimpleNamespace(raw={}))
+    state = SimpleNamespace(config=SimpleNamespace(status_line={}))
     answer = await usage(app_ctx, state, tmp_path / "ccr.log")
     assert answer["source"] == "log"
     assert answer["note"].startswith("The usage ledger cannot be read now (ConnectionError)")

@@ -38,6 +38,8 @@ from tests.support.fake_upstream import FakeUpstream, raw_chunks, text
 from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.gateway_client import Sdk, last_chat, sse_events
 
+pytestmark = pytest.mark.e2e
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 SHOUT = '''

@@ -24,6 +24,8 @@ from tests.support.fake_upstream import (
     tool_calls,
 )
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeUpstream]:

@@ -24,6 +24,8 @@ from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.gateway_client import Sdk, provider_key
 from tests.support.serve_process import ServeProcess
 
+pytestmark = pytest.mark.e2e
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLIENT_KEY = "router-client-token-5f1c9a"
 SESSION_HEADER = "X-Claude-Code-Session-Id"

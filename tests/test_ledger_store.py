@@ -13,6 +13,8 @@ from ccr.config.ledger import ledger_problems, ledger_settings
 from ccr.ledger import LedgerStore, PostgresLedger, SqliteLedger, UsageRow, open_ledger_store
 from tests.support.postgres_server import PostgresServer, running_postgres
 
+pytestmark = pytest.mark.e2e
+
 _dbs = itertools.count()
 
 

@@ -14,6 +14,8 @@ from ccr.ledger import LedgerStore, LedgerWriter, PostgresLedger, SqliteLedger, 
 from ccr.ledger.store import Total
 from tests.support.postgres_server import PostgresServer, running_postgres
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def postgres_server() -> Iterator[PostgresServer]:

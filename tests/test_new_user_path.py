@@ -20,7 +20,7 @@ from tests.support.ccr_server import free_port
 from tests.support.cli_helpers import CLI_VERSION, find_claude
 from tests.support.fake_upstream import Call, FakeUpstream, Recorded, Reply, text, tool_calls
 
-pytestmark = pytest.mark.cli
+pytestmark = [pytest.mark.cli, pytest.mark.e2e]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 USER_KEY = "sk-new-user-key"

@@ -18,6 +18,8 @@ from tests.support.fake_upstream import FakeUpstream, text
 from tests.support.fault_upstream import rate_limited, refuse_keys, refused_url, server_error
 from tests.support.fixtures import MakeCcr
 
+pytestmark = pytest.mark.e2e
+
 KEY_ONE = "sk-status-key-one-00001111"
 KEY_TWO = "sk-status-key-two-00002222"
 APIKEY = "ccr-status-client-key"

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ccr.config.records import RecordSettings
 from ccr.context.records import (
-    RecordSettings,
     RecordWriter,
     build_record,
     is_record,
@@ -43,7 +43,7 @@ def test_recording_is_off_unless_enabled() -> None:
     assert not RecordSettings.from_config({"RECORD": {"enabled": "yes"}}).enabled
     assert RecordSettings.from_config({"RECORD": {"enabled": True}}) == RecordSettings(True, 200)
     assert RecordSettings.from_config({"RECORD": {"enabled": True, "max_mb": 5}}).max_mb == 5
-    assert RecordWriter.from_config({}, Path("/nonexistent")) is None
+    assert RecordWriter.for_settings(RecordSettings(), Path("/nonexistent")) is None
 
 
 def test_a_record_holds_request_time_decision_and_outcome() -> None:

@@ -71,7 +71,7 @@ def test_a_request_the_upstream_refused_is_recorded_with_its_status(
     fake: FakeUpstream, make_ccr: MakeCcr
 ) -> None:
     fake.enqueue(error(429, {"error": {"message": "slow down"}}))
-    server = make_ccr(fake_config(fake, RECORD={"enabled": True}))
+    server = make_ccr(fake_config(fake, RECORD={"enabled": True}, RETRY={"max_retries": 0}))
     assert send(server, local("plain"), stream=False).status_code == 429
     [line] = records_of(server, 1)
     assert line["decision"]["route"] == "fake,fake-model"

@@ -18,6 +18,8 @@ from tests.support.fake_upstream import FakeUpstream
 from tests.support.fixtures import fake_config
 from tests.support.serve_process import ServeProcess
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeUpstream]:

@@ -23,6 +23,8 @@ from tests.support.route_helpers import (
     write_script,
 )
 
+pytestmark = pytest.mark.e2e
+
 #: The readable form of a script error: ``custom_router.py:LINE: Type: message``.
 SCRIPT_ERROR = re.compile(r"^custom_router\.py:(\d+): (\w+): (.+)$")
 

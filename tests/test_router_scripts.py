@@ -32,6 +32,8 @@ from tests.support.route_helpers import (
     write_json,
 )
 
+pytestmark = pytest.mark.e2e
+
 SCRIPTS = PROJECT / "router_scripts"
 EXAMPLE_CONFIG = PROJECT / "examples" / "config-router-script.json"
 

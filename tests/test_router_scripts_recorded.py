@@ -20,6 +20,8 @@ from tests.support.route_helpers import (
     write_json,
 )
 
+pytestmark = pytest.mark.e2e
+
 SCRIPTS = PROJECT / "router_scripts"
 NIGHT = "ollama,qwen2.5-coder:latest"
 CHEAP = "deepseek,deepseek-chat"

@@ -18,6 +18,8 @@ import pytest
 
 from ccr.sandbox import RouterScript
 
+pytestmark = pytest.mark.e2e
+
 HERE = Path(__file__).resolve().parent
 SHARED_HOSTILE = HERE.parents[1] / "shared" / "hostile"
 OWN_HOSTILE = HERE / "hostile"

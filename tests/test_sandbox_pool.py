@@ -17,6 +17,8 @@ import pytest
 
 from ccr.sandbox import RouterScript, ScriptResult
 
+pytestmark = pytest.mark.e2e
+
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 CONFIG = {
     "Providers": [{"name": "openrouter", "models": ["x", "y", "Long/Model:Name"]}],

@@ -28,6 +28,8 @@ from ccr.sandbox.policy import ScriptError, compile_script
 from ccr.sandbox.process import WorkerDied, WorkerProcess
 from ccr.sandbox.transformer import TransformerFile, TransformerScript, check_files
 
+pytestmark = pytest.mark.e2e
+
 CONTEXT = {"provider": "p", "model": "m", "stream": False}
 
 NESTS = """

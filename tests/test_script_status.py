@@ -15,6 +15,8 @@ import pytest
 from tests.support.cli_helpers import CcrHome, start
 from tests.support.fake_upstream import FakeUpstream
 
+pytestmark = pytest.mark.e2e
+
 BREAKS_ON_DIVIDE = """\
 def router(req, config):
     if "divide" in req.prompt:

@@ -25,6 +25,8 @@ from tests.support.ccr_server import free_port
 from tests.support.fake_upstream import FakeUpstream, text
 from tests.support.fixtures import fake_config
 
+pytestmark = pytest.mark.e2e
+
 STREAM_BODY = {
     "model": "fake,fake-model",
     "max_tokens": 256,

@@ -31,6 +31,8 @@ from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.route_helpers import PROJECT, route_rows, run_route, write_json, write_script
 from tests.support.serve_process import ServeProcess
 
+pytestmark = pytest.mark.e2e
+
 SHARED_HOSTILE = PROJECT.parent / "shared" / "hostile"
 
 #: A script error as users read it: the file (and line), then what went wrong, on one line.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ccr.protocol.sse import SSEDecoder, SSEEvent, encode_event
+from ccr.protocol.sse import RawEvent, SSEDecoder, SSEEvent, encode_event
 
 STREAM = (
     b"event: message_start\n"
@@ -101,3 +101,35 @@ def test_encoded_events_decode_back_to_the_same_data():
 
 def test_encode_survives_a_lone_surrogate():
     assert encode_event("x", {"text": "\ud83d"}).startswith(b"event: x\n")
+
+
+def decode_raw(*reads: bytes) -> list[RawEvent]:
+    decoder = SSEDecoder()
+    events: list[RawEvent] = []
+    for data in reads:
+        events += decoder.feed_raw(data)
+    return events + decoder.flush_raw()
+
+
+def test_raw_events_carry_the_data_bytes_undecoded():
+    assert decode_raw(STREAM) == [
+        RawEvent("message_start", b'{"type":"message_start"}'),
+        RawEvent(None, '{"text":"café 🎉"}'.encode()),
+        RawEvent(None, b"[DONE]"),
+    ]
+
+
+def test_a_character_split_across_reads_is_whole_in_the_raw_data():
+    payload = 'data: {"t":"🎉"}\n\n'.encode()
+    for cut in range(len(payload) + 1):
+        assert decode_raw(payload[:cut], payload[cut:]) == [RawEvent(None, '{"t":"🎉"}'.encode())]
+
+
+def test_many_events_in_one_read_come_out_in_order():
+    read = b"".join(b"data: %d\n\n" % i for i in range(200))
+    assert [event.data for event in decode_raw(read)] == [b"%d" % i for i in range(200)]
+
+
+def test_an_event_spanning_reads_keeps_its_name_and_lines():
+    reads = (b"event: e\ndata: one\n", b"data: two\n", b"\ndata: three\n\n")
+    assert decode_raw(*reads) == [RawEvent("e", b"one\ntwo"), RawEvent(None, b"three")]

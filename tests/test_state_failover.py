@@ -16,6 +16,8 @@ from ccr.state import FailoverStore, MemoryStore, SqliteStore, StateUnavailable,
 from ccr.state.redis import REDIS_DOWN, RedisStore
 from tests.support.redis_server import RedisServer, running_redis
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:

@@ -12,6 +12,8 @@ import pytest
 from ccr.state import MemoryStore, SqliteStore, StateStore
 from tests.support.redis_server import RedisServer, running_redis
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:

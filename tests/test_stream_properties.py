@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,8 @@ from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
 from ccr.transformers.chain import build_chain
 from tests.support.anthropic_stream_check import check_stream
+
+pytestmark = pytest.mark.slow  # property tests: many examples each
 
 Event = tuple[str, dict[str, Any]]
 

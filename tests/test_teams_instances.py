@@ -19,7 +19,7 @@ from tests.support.redis_server import RedisServer, running_redis
 from tests.support.serve_process import ServeProcess
 from tests.support.teams_helpers import ALICE_KEY, BOB_KEY, ask, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.support.redis_server import RedisServer, running_redis
 from tests.support.serve_process import PROJECT, ServeProcess
 from tests.support.teams_helpers import ALICE_KEY, BOB_KEY, ask, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 REQUESTS = 1000
 #: $1,000 per million tokens in and out for the default route, so a request costs ~$0.02

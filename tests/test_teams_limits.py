@@ -19,6 +19,8 @@ from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.teams_helpers import ALICE_KEY, ask, metric_samples, wait_for
 
+pytestmark = pytest.mark.e2e
+
 KEYS = [{"name": "alice", "key": ALICE_KEY, "MAX_CONCURRENT_REQUESTS": 1}]
 
 

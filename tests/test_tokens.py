@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import copy
 import json
+import os
 import socket
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -397,3 +401,119 @@ def test_real_claude_code_request_counts_in_the_expected_range() -> None:
     body = json.loads(path.read_text())["body"]
     count = TokenCounter().count_request(body)
     assert 15_000 <= count <= 25_000
+
+
+# -- counting off the event loop ------------------------------------------------------------
+
+
+class ThreadSpy(SpyEncoding):
+    """Also records which thread each text was encoded on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        self.threads.add(threading.current_thread().name)
+        return super().encode_ordinary(text)
+
+
+def big_request(chars: int) -> dict[str, Any]:
+    words = [f"word{i}" for i in range(chars // 7)]
+    return request(user(" ".join(words)), user([{"type": "text", "text": "short"}]))
+
+
+def test_async_count_equals_the_synchronous_count() -> None:
+    body = big_request(40_000)
+    expected = TokenCounter().count_request(body)
+    assert asyncio.run(TokenCounter().acount_request(body)) == expected
+
+
+def test_a_large_cold_count_is_encoded_in_a_worker_thread() -> None:
+    spy = ThreadSpy()
+    counter = TokenCounter(encoding=lambda: spy)  # type: ignore[arg-type, return-value]
+    asyncio.run(counter.acount_request(big_request(tokens.INLINE_CHARS * 2)))
+    assert spy.threads and threading.main_thread().name not in spy.threads
+
+
+def test_a_small_cold_count_is_encoded_inline() -> None:
+    spy = ThreadSpy()
+    counter = TokenCounter(encoding=lambda: spy)  # type: ignore[arg-type, return-value]
+    asyncio.run(counter.acount_request(request(user("a short question"))))
+    assert spy.threads == {threading.main_thread().name}
+
+
+def test_other_tasks_run_while_a_large_count_is_encoded() -> None:
+    async def main() -> int:
+        ticks = 0
+        counting = asyncio.ensure_future(TokenCounter().acount_request(big_request(400_000)))
+        while not counting.done():
+            ticks += 1
+            await asyncio.sleep(0)
+        await counting
+        return ticks
+
+    assert asyncio.run(main()) > 1
+
+
+def test_the_routing_count_after_an_async_count_reuses_it_without_encoding() -> None:
+    spy = SpyEncoding()
+    counter = TokenCounter(cache_size=1, encoding=lambda: spy)  # type: ignore[arg-type, return-value]
+    body = big_request(1_000)
+    count = asyncio.run(counter.acount_request(body))
+    spy.encoded.clear()
+    assert counter.count_request(body) == count
+    assert spy.encoded == []
+
+
+def test_a_warm_count_serialises_nothing_with_the_stdlib(monkeypatch) -> None:
+    body = request(
+        user("hi"),
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]},
+        tools=[{"name": "Bash", "description": "Run", "input_schema": {"type": "object"}}],
+    )
+    counter = TokenCounter()
+    expected = counter.count_request(body)
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("json.dumps on the warm path")
+
+    monkeypatch.setattr(tokens.json, "dumps", refuse)
+    assert counter.count_request(copy.deepcopy(body)) == expected
+
+
+def test_a_text_repeated_within_one_request_is_encoded_once_and_counted_each_time() -> None:
+    counter, spy = spy_counter()
+    once = counter.count_request(request(user("the same sentence here")))
+    twice = counter.count_request(request(user("a different one")) | {
+        "messages": [user("the same sentence here"), user("the same sentence here")]})
+    assert twice == 2 * once
+    assert spy.encoded == ["the same sentence here"]
+
+
+def test_concurrent_large_counts_share_one_lower_priority_thread() -> None:
+    niceness: set[int] = set()
+
+    class NiceSpy(ThreadSpy):
+        def encode_ordinary(self, text: str) -> list[int]:
+            niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().encode_ordinary(text)
+
+    spy = NiceSpy()
+    counter = TokenCounter(encoding=lambda: spy)  # type: ignore[arg-type, return-value]
+
+    async def main() -> None:
+        await asyncio.gather(*(counter.acount_request(big_request(tokens.INLINE_CHARS + 1000 * i))
+                               for i in range(1, 5)))
+
+    asyncio.run(main())
+    assert len(spy.threads) == 1
+    assert niceness == {os.getpriority(os.PRIO_PROCESS, 0) + tokens.ENCODER_NICE}
+
+
+def test_the_encoding_keeps_no_python_copy_of_its_vocabulary() -> None:
+    """100K Python objects would cost ~15 MiB per process and slow every full collection."""
+    encoding = cl100k_encoding()
+    assert len(getattr(encoding, "_mergeable_ranks", {})) == 0
+    assert encoding.encode_ordinary("hello world") == [15339, 1917]

@@ -20,6 +20,8 @@ from ccr.transformers.builtin.anthropic import messages_url
 from tests.support.anthropic_stream_check import check_stream
 from tests.support.fixtures import MakeCcr
 
+pytestmark = pytest.mark.e2e
+
 MESSAGE = {
     "id": "msg_up_1", "type": "message", "role": "assistant", "model": "glm-4.6",
     "content": [{"type": "text", "text": "native hello"}],

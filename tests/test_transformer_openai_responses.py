@@ -339,6 +339,7 @@ def shared_ccr(shared_fake: FakeResponses, tmp_path_factory: pytest.TempPathFact
     server.stop()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("answer", ["text", "reasoning-call"])
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "json"])
 @pytest.mark.parametrize("name", _fixture_names())

@@ -23,6 +23,10 @@ from tests.support.fixtures import MakeCcr
 from tests.support.gateway_client import Sdk
 
 
+#: A fake Google on loopback serves every test here but the URL ones.
+pytestmark = pytest.mark.e2e
+
+
 @pytest.fixture(scope="module")
 def google() -> Iterator[FakeGoogle]:
     with FakeGoogle(project="acme-ai", location="europe-west4") as server:

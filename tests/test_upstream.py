@@ -8,8 +8,9 @@ import aiohttp
 import httpx
 import pytest
 
-from ccr.engine.upstream import classify, extract_message, scrub, upstream_error
-from tests.support.fake_upstream import FakeUpstream
+from ccr.engine.upstream import Timeouts, Upstream, classify, extract_message, scrub, upstream_error
+from ccr.protocol.http import HttpRequest
+from tests.support.fake_upstream import FakeUpstream, text
 from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.gateway_client import Sdk
 
@@ -84,3 +85,34 @@ def test_scrub_removes_the_provider_key_and_key_shaped_strings() -> None:
     headers = {"authorization": "Bearer my-provider-secret-1234"}
     text = "bad key my-provider-secret-1234; also sk-abcdefghij_klmnopqrstuv"
     assert scrub(text, headers) == "bad key ***; also ***"
+
+
+def test_connections_opened_for_a_burst_of_streams_are_all_reused_by_the_next() -> None:
+    """More concurrent streams than any fixed idle cap: the second burst opens no connection."""
+    concurrent = 160
+
+    async def burst(upstream: Upstream, url: str) -> None:
+        async def one() -> None:
+            body = {"model": "fake-model", "messages": [], "stream": True}
+            response = await upstream.open(HttpRequest(url=url, headers={}, body=body),
+                                           provider="fake")
+            await response.aread()
+            await response.aclose()
+
+        await asyncio.gather(*(one() for _ in range(concurrent)))
+
+    async def main(fake: FakeUpstream) -> tuple[int, int]:
+        upstream = Upstream(Timeouts())
+        try:
+            await burst(upstream, fake.chat_url)
+            first = fake.connections_accepted
+            await burst(upstream, fake.chat_url)
+            return first, fake.connections_accepted
+        finally:
+            await upstream.aclose()
+
+    with FakeUpstream(record=False) as fake:
+        fake.default = text("hi", first_byte_delay_s=0.05)  # all of a burst open at once
+        first, total = asyncio.run(main(fake))
+    assert first == concurrent
+    assert total == first

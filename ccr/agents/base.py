@@ -94,11 +94,11 @@ class InternalCalls:
             else:
                 self._by_index[index] = None
                 self._real_calls = True
-        call = self._by_index[index]
-        if call is None:
+        found = self._by_index[index]
+        if found is None:
             return False
         if isinstance(function.get("arguments"), str):
-            call.arguments += function["arguments"]
+            found.arguments += function["arguments"]
         return True
 
     def response(self, response: dict[str, Any]) -> dict[str, Any]:

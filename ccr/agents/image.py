@@ -150,7 +150,7 @@ def _replace_images(content: Any, images: dict[str, dict[str, Any]]) -> Any:
         elif block.get("type") == "image":
             out.append({"type": "text", "text": _reference(block, images)})
         elif block.get("type") == "tool_result" and has_image(block.get("content")):
-            inner = block.get("content")
+            inner = block.get("content") or []
             parts = [
                 {"type": "text", "text": _reference(b, images)}
                 if isinstance(b, dict) and b.get("type") == "image" else b

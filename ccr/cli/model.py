@@ -30,7 +30,7 @@ from ccr.config import (
     write_config,
 )
 from ccr.config.model import DEFAULT_LONG_CONTEXT_THRESHOLD
-from ccr.errors import ConfigError
+from ccr.errors import CcrError, ConfigError
 from ccr.transformers import check_chains
 
 _HELP = (
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
 
 
-class ChangeError(Exception):
+class ChangeError(CcrError):
     """A change that cannot be made as asked (unknown slot, provider or route)."""
 
     def __init__(self, message: str, hint: str) -> None:
@@ -237,7 +237,7 @@ def _transformer_names(provider: dict[str, Any]) -> list[str]:
 
 def summary(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """The Router and providers as shown by ``ccr model show --json`` (no secrets)."""
-    router = data.get("Router") if isinstance(data.get("Router"), dict) else {}
+    router = data["Router"] if isinstance(data.get("Router"), dict) else {}
     providers = []
     for p in providers_of(dict(data)):
         key, key_set = key_info(p.get("api_key"))
@@ -518,7 +518,7 @@ def _menu(target: _Target) -> None:
 
 
 def _menu_choices(questionary: Any, data: dict[str, Any]) -> list[Any]:
-    router = data.get("Router") if isinstance(data.get("Router"), dict) else {}
+    router = data["Router"] if isinstance(data.get("Router"), dict) else {}
     choices: list[Any] = [questionary.Separator("── Router slots ──")]
     for slot in ROUTE_SLOTS:
         choices.append(questionary.Choice(f"{slot:<13}{router.get(slot) or _NOT_SET}",

@@ -179,10 +179,8 @@ def _parse_now(text: str) -> datetime.datetime:
 def _prices(routing: Any, base: Any) -> Any:
     """The price table for the replay's cost estimate: ``PRICES`` (and the older
     ``StatusLine.prices``) of the config that routes, else of ``--config``."""
-    from ccr.config.prices import PriceTable
-
-    table = PriceTable.from_config(routing.raw)
-    return table if len(table) or routing is base else PriceTable.from_config(base.raw)
+    table = routing.gateway.prices
+    return table if len(table) or routing is base else base.gateway.prices
 
 
 @contextmanager

@@ -22,13 +22,16 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from ccr.cli.options import ConfigOption, DebugOption, HostOption, PortOption
 from ccr.config import ccr_home, is_loopback_host, load_config
 from ccr.errors import ConfigError
+from ccr.process import worker_number
+from ccr.service.workers import Supervisor, listening_socket, resolve_workers, worker_command
 
 __all__ = ["ConfigOption", "register", "serve"]  # ConfigOption: still imported from here
 
@@ -48,6 +51,9 @@ def serve(
     host: HostOption = None,
     port: PortOption = None,
     debug: DebugOption = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes sharing the port (overrides WORKERS; 0 = one per core).",
+        min=0)] = None,
 ) -> None:
     """Run ccr in the foreground (SIGTERM/Ctrl-C let open streams finish, then exit).
 
@@ -75,7 +81,8 @@ def serve(
         )
         raise typer.Exit(2)
     try:  # before the sandboxes start: a busy port is named at once, as `ccr start` names it
-        check_port_free(bind_host, bind_port, cfg.apikey)
+        if worker_number() is None:  # a worker shares the port with its siblings
+            check_port_free(bind_host, bind_port, cfg.apikey)
     except DaemonError as exc:
         typer.echo(f"ccr: {exc.message}\nhint: {exc.hint}", err=True)
         raise typer.Exit(1) from None
@@ -87,6 +94,9 @@ def serve(
     setup_logging(home=home, enabled=cfg.log, level=cfg.log_level)
     for key_path, message in cfg.warnings:
         log.warning("config: %s: %s", key_path, message)
+    count = resolve_workers(workers, cfg.workers)
+    if count > 1 and worker_number() is None:
+        raise typer.Exit(_supervise(config, home, bind_host, bind_port, count))
     state = AppState(engine=engine, home=home)
     app = create_app(state, name="ccr")
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
@@ -98,13 +108,35 @@ def serve(
             log.warning(no_provider_message(cfg))
 
     try:
-        _run(_serve_until_signalled(app, state, bind_host, bind_port, ready))
+        sock = (listening_socket(bind_host, bind_port, reuse_port=True)
+                if worker_number() is not None else None)
+        _run(_serve_until_signalled(app, state, bind_host, bind_port, ready, sock=sock))
     except OSError as exc:
         typer.echo(f"ccr: cannot listen on {bind_host}:{bind_port}: {exc.strerror or exc}",
                    err=True)
         sys.exit(1)
     finally:
         # A PID file ``ccr start`` wrote for this process is stale from now on.
+        remove_record(home, pid=os.getpid())
+
+
+def _supervise(config: Path | None, home: Path, host: str, port: int, count: int) -> int:
+    """Run ``count`` worker processes on ``host:port`` (see :mod:`ccr.service.workers`)."""
+    from ccr.service.daemon import remove_record
+
+    try:  # held, bound but not listening, while the workers run: the port stays ours
+        probe = listening_socket(host, port, reuse_port=True, listen=False)
+    except OSError as exc:
+        typer.echo(f"ccr: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        return 1
+    try:
+        port = probe.getsockname()[1]
+        log.info("ccr listening on http://%s:%d with %d worker processes (pid %d)", host, port,
+                 count, os.getpid())
+        command = worker_command(str(config) if config else None, host, port)
+        return Supervisor(command, count).run()
+    finally:
+        probe.close()
         remove_record(home, pid=os.getpid())
 
 
@@ -153,12 +185,14 @@ class _StopSignals:
 
 
 async def _serve_until_signalled(app: Any, state: Any, host: str, port: int,
-                                 ready: Callable[[], None]) -> None:
+                                 ready: Callable[[], None], sock: Any = None) -> None:
 
     signals = _StopSignals(asyncio.get_running_loop())
     try:
+        where: dict[str, Any] = {"sock": sock} if sock is not None else {"host": host,
+                                                                          "port": port}
         server = await app.create_server(
-            host=host, port=port, return_asyncio_server=True, access_log=False,
+            **where, return_asyncio_server=True, access_log=False,
             asyncio_server_kwargs={"start_serving": False},
         )
         assert server is not None

@@ -21,7 +21,7 @@ import os
 import sys
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 from urllib.parse import quote
 
 from ccr.config.env import substitute
@@ -135,7 +135,7 @@ class Settings(NamedTuple):
 
     def window_for(self, route: str | None) -> int:
         value = _lookup(self.context_windows, route)
-        return value if _positive(value) else self.context_window
+        return int(value) if _positive(value) else self.context_window
 
     def cost(self, route: str | None, usage: Mapping[str, Any]) -> float | None:
         """The last turn's estimated cost in USD, or None without prices for the route."""
@@ -361,7 +361,7 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
-def _positive(value: Any) -> bool:
+def _positive(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 

@@ -19,7 +19,6 @@ import typer
 
 from ccr.cli.serve import ConfigOption
 from ccr.config import ccr_home, load_config
-from ccr.config.ledger import ledger_settings
 from ccr.errors import ConfigError
 from ccr.ledger.store import GROUPS, Total
 
@@ -70,7 +69,7 @@ def usage(
     except ConfigError as exc:
         typer.echo(f"ccr: invalid configuration\n{exc}", err=True)
         raise typer.Exit(2) from None
-    settings = ledger_settings(cfg.raw)
+    settings = cfg.gateway.ledger
     if settings.kind == "off":
         typer.echo("ccr: the usage ledger is turned off (LEDGER.enabled is false)", err=True)
         raise typer.Exit(1)

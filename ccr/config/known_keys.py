@@ -28,6 +28,8 @@ TOP_LEVEL = frozenset({
     "RECORD",
     # failover (checked in detail by ccr.config.resilience)
     "fallback", "RETRY", "COOLDOWN",
+    # server processes sharing the port (ccr.service.workers)
+    "WORKERS",
 })
 PROVIDER = frozenset({"name", "api_base_url", "api_key", "models", "transformer",
                       "max_concurrency"})

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
+from ccr.config.gateway import GatewaySettings
+from ccr.config.records import RecordSettings
 from ccr.config.resilience import Resilience
+from ccr.config.slots import ROUTE_SLOTS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3456
@@ -30,8 +33,6 @@ DEFAULT_TRANSFORMER_MEMORY_MB = 512
 DEFAULT_TRANSFORMER_WORKERS = 2
 MAX_TRANSFORMER_SOURCE_BYTES = 256_000
 
-#: Router slots that hold a ``provider,model`` route, in the order the rules consult them.
-ROUTE_SLOTS = ("default", "background", "think", "longContext", "webSearch", "image")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class Config:
     custom_router_timeout_ms: int = DEFAULT_CUSTOM_ROUTER_TIMEOUT_MS
     custom_router_memory_mb: int = DEFAULT_CUSTOM_ROUTER_MEMORY_MB
     custom_router_workers: int = DEFAULT_CUSTOM_ROUTER_WORKERS
+    #: Server processes sharing the port (``WORKERS``); 0 means one per core.
+    workers: int = 1
     custom_router_options: Mapping[str, Any] = field(default_factory=dict)
     transformers: tuple[TransformerEntry, ...] = ()
     force_use_image_agent: bool = False
@@ -118,6 +121,10 @@ class Config:
     claude_path: str | None = None
     #: Named client keys (``APIKEYS``) are configured: clients must send one of them.
     has_client_keys: bool = False
+    #: The team gateway: client keys, budgets, prices, the state store and the ledger.
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    #: ``RECORD``: write each request to ``<CCR_HOME>/records``.
+    record: RecordSettings = field(default_factory=RecordSettings)
     #: ``(key path, message)`` for what ccr ignores: unknown keys, CCR features it lacks.
     warnings: tuple[tuple[str, str], ...] = ()
     #: Fallback lists, retries, cooldowns and limits (see :mod:`ccr.config.resilience`).

@@ -60,6 +60,12 @@ class PriceTable:
     def __len__(self) -> int:
         return len(self._prices)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PriceTable) and self._prices == other._prices
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._prices.items()))
+
     def price(self, route: str | None) -> Price | None:
         if not route:
             return None

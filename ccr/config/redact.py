@@ -10,6 +10,8 @@ import copy
 import re
 from typing import TYPE_CHECKING, Any
 
+from ccr.config.slots import ROUTE_SLOTS
+
 if TYPE_CHECKING:
     from ccr.config.model import Config
 
@@ -103,8 +105,6 @@ def script_view(config: Config) -> dict[str, Any]:
 
     No keys, no URLs, nothing else from the raw config; every call returns fresh copies.
     """
-    from ccr.config.model import ROUTE_SLOTS
-
     router: dict[str, Any] = {slot: config.router.slot(slot) for slot in ROUTE_SLOTS}
     router["longContextThreshold"] = config.router.longContextThreshold
     options = config.raw.get("CUSTOM_ROUTER_OPTIONS")

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ccr.config import model as defaults
-from ccr.config.gateway import gateway_problems
+from ccr.config.gateway import GatewaySettings, gateway_problems
 from ccr.config.keypath import child_path
 from ccr.config.known_keys import unknown_key_warnings
 from ccr.config.model import (
@@ -32,6 +32,7 @@ from ccr.config.model import (
     TransformerEntry,
 )
 from ccr.config.proxy import proxy_settings
+from ccr.config.records import RecordSettings
 from ccr.config.redact import redact_text
 from ccr.config.resilience import parse_api_keys, parse_max_concurrency, parse_resilience
 from ccr.errors import ConfigError
@@ -578,6 +579,7 @@ def build_config(raw: dict[str, Any], *, file: str | None = None, home: str | No
         custom_router_workers=check.integer(
             raw, "CUSTOM_ROUTER_WORKERS", "CUSTOM_ROUTER_WORKERS",
             defaults.DEFAULT_CUSTOM_ROUTER_WORKERS, low=1),
+        workers=check.integer(raw, "WORKERS", "WORKERS", 1, low=0),
         custom_router_options=check.section(raw, "CUSTOM_ROUTER_OPTIONS",
                                             "passed to your router script"),
         transformers=check.transformer_files(raw, home, file),
@@ -597,4 +599,5 @@ def build_config(raw: dict[str, Any], *, file: str | None = None, home: str | No
     check.problems.extend(gateway_problems(raw))
     if check.problems:
         raise InvalidConfig(check.problems, file=file)
-    return replace(config, router=router, resilience=resilience)
+    return replace(config, router=router, resilience=resilience,
+                   gateway=GatewaySettings.parse(raw), record=RecordSettings.from_config(raw))

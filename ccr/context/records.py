@@ -20,15 +20,15 @@ import queue
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ccr.config.records import DEFAULT_MAX_MB, RecordSettings
+
 log = logging.getLogger("ccr")
 
-DEFAULT_MAX_MB = 200.0
 RECORDS_FOLDER = "records"
 FILE_PREFIX = "records-"
 FILE_SUFFIX = ".jsonl"
@@ -39,21 +39,6 @@ _SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session-toke
 _KEEP_HEADERS = frozenset({"x-claude-code-session-id"})
 
 
-@dataclass(frozen=True)
-class RecordSettings:
-    enabled: bool = False
-    max_mb: float = DEFAULT_MAX_MB
-
-    @classmethod
-    def from_config(cls, raw: Mapping[str, Any]) -> RecordSettings:
-        """``RECORD`` read leniently: anything but ``{"enabled": true}`` leaves it off."""
-        section = raw.get("RECORD")
-        if not isinstance(section, Mapping) or section.get("enabled") is not True:
-            return cls()
-        max_mb = section.get("max_mb")
-        if isinstance(max_mb, int | float) and not isinstance(max_mb, bool) and max_mb > 0:
-            return cls(True, float(max_mb))
-        return cls(True, DEFAULT_MAX_MB)
 
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -139,8 +124,8 @@ class RecordWriter:
         self._thread.start()
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any], home: Path) -> RecordWriter | None:
-        settings = RecordSettings.from_config(raw)
+    def for_settings(cls, settings: RecordSettings, home: Path) -> RecordWriter | None:
+        """The writer ``RECORD`` asks for, or None when recording is off."""
         if not settings.enabled:
             return None
         return cls(Path(home) / RECORDS_FOLDER, max_mb=settings.max_mb)

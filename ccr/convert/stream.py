@@ -30,6 +30,8 @@ import json
 from collections import deque
 from typing import Any
 
+import orjson
+
 from ccr.convert.common import (
     anthropic_usage,
     matched_stop,
@@ -95,6 +97,11 @@ class StreamConverter:
         self._stop_sequence: str | None = None
         self._upstream_usage: dict[str, Any] | None = None
         self._stop_reason: str | None = None
+        #: Some chunk fed so far had a ``finish_reason`` on any choice (the caller may reset it
+        #: between rounds of one stream).
+        self.saw_finish = False
+        #: Encoded start of a ``content_block_delta`` for the open block: (index, kind, bytes).
+        self._template: tuple[int, str, bytes] | None = None
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -117,7 +124,7 @@ class StreamConverter:
         if self._started:
             return []
         self._started = True
-        message = {
+        message: dict[str, Any] = {
             "id": self.message_id,
             "type": "message",
             "role": "assistant",
@@ -153,6 +160,8 @@ class StreamConverter:
             if delta and isinstance(delta, dict):
                 self._delta(delta, events)
             finish_reason = choice.get("finish_reason")
+            if finish_reason or (len(choices) > 1 and _any_finish(choices)):
+                self.saw_finish = True
             if finish_reason and isinstance(finish_reason, str):
                 self._finish_reason = finish_reason
                 stop = matched_stop(choice, self._stop_sequences)
@@ -162,6 +171,42 @@ class StreamConverter:
         if usage and isinstance(usage, dict):
             self._upstream_usage = usage
         return events
+
+    def feed_fast(self, chunk: dict[str, Any]) -> bytes | None:
+        """The SSE bytes for the commonest chunk, more text or reasoning for the block already
+        open, built from a pre-encoded template (the same bytes :meth:`feed` and
+        :func:`ccr.protocol.sse.encode_event` give); None, with nothing changed, for any
+        other chunk, which then goes through :meth:`feed`."""
+        kind = self._open
+        if kind is None or kind == "tool_use" or self._finished or self._held:
+            return None
+        choices = chunk.get("choices")
+        if type(choices) is not list or len(choices) != 1 or chunk.get("usage") \
+                or chunk.get("error"):
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("finish_reason"):
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict:
+            return None
+        key = "content" if kind == "text" else "reasoning_content"
+        value = delta.get(key)
+        if type(value) is not str or not value:
+            return None
+        if len(delta) > 1:
+            for name, other in delta.items():
+                if other is not None and name != key and name != "role":
+                    return None
+        try:
+            encoded = orjson.dumps(value)
+        except TypeError:  # a lone surrogate: the general path repairs it
+            return None
+        template = self._template
+        if template is None or template[0] != self._index or template[1] != kind:
+            template = (self._index, kind, _delta_template(self._index, kind))
+            self._template = template
+        return template[2] + encoded + b"}}\n\n"
 
     def finish(self) -> list[Event]:
         """Close every block, then ``message_delta`` (stop reason, usage) and ``message_stop``."""
@@ -434,3 +479,17 @@ class StreamConverter:
             "content_block_delta",
             {"type": "content_block_delta", "index": self._index, "delta": delta},
         )
+
+
+def _any_finish(choices: list[Any]) -> bool:
+    return any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
+
+
+def _delta_template(index: int, kind: str) -> bytes:
+    """``encode_event("content_block_delta", ...)`` of a text or thinking delta up to its value;
+    the caller appends the JSON string and ``}}\\n\\n``."""
+    field = "text" if kind == "text" else "thinking"
+    return (
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+        b'"delta":{"type":"%s_delta","%s":' % (index, field.encode(), field.encode())
+    )

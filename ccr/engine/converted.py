@@ -99,7 +99,7 @@ class ConvertedExchange(BaseExchange):
                     async for data in reads:
                         out = await self._step(state, data)
                         if out:
-                            yield _encode(out)
+                            yield out
                         if state.finished:
                             if data:  # [DONE] came before the end of the body
                                 await _drain(reads)
@@ -115,44 +115,61 @@ class ConvertedExchange(BaseExchange):
         self.outcome.usage = state.converter.usage
         self.outcome.stop_reason = state.converter.stop_reason
 
-    async def _step(self, state: _StreamState, data: bytes) -> list[tuple[str, dict[str, Any]]]:
-        """Convert one upstream read (``b""`` at the end of the body) into Anthropic events."""
-        chain, ctx = self._chain, self.ctx
+    async def _step(self, state: _StreamState, data: bytes) -> bytes:
+        """Convert one upstream read (``b""`` at the end of the body) into Anthropic SSE bytes.
+
+        The lean path, for a chain with nothing to do per chunk and no agent: each event's
+        bytes are parsed once and converted, the commonest ones through a pre-encoded template.
+        """
+        chain, ctx, converter = self._chain, self.ctx, state.converter
         at_end = not data
-        chunks: list[dict[str, Any]] = []
-        for event in state.decoder.flush() if at_end else state.decoder.feed(data):
-            if event.data == "[DONE]":
-                at_end = state.saw_done = True
-                break
-            if event.data:
-                if chain.is_async:  # a sandboxed stage takes the whole read in one batch
-                    chunks.append(_parse_chunk(event.data))
-                else:
-                    chunks += chain.chunk(_parse_chunk(event.data), ctx)
-        if chain.is_async:
-            chunks = await chain.achunks(chunks, ctx, end=at_end)
-        elif at_end:
-            chunks += chain.end(ctx)
-        out: list[tuple[str, dict[str, Any]]] = []
-        for chunk in chunks:
-            if state.calls is not None:
-                chunk = state.calls.chunk(chunk)
-            usage = chunk.get("usage")
-            if isinstance(usage, dict):
-                state.round_output = _int(usage.get("completion_tokens"))
-                if state.carried_output:
-                    chunk = {**chunk, "usage": {
-                        **usage, "completion_tokens": state.round_output + state.carried_output}}
-            state.saw_finish = state.saw_finish or _has_finish(chunk)
-            out += state.converter.feed(chunk)
+        events = state.decoder.flush_raw() if at_end else state.decoder.feed_raw(data)
+        out: list[bytes] = []
+        if chain.passes_chunks and state.calls is None:
+            for event in events:
+                payload = event.data
+                if payload == b"[DONE]":
+                    at_end = state.saw_done = True
+                    break
+                if payload:
+                    chunk = _parse_chunk(payload)
+                    encoded = converter.feed_fast(chunk)
+                    out.append(encoded if encoded is not None else _encode(converter.feed(chunk)))
+        else:
+            chunks: list[dict[str, Any]] = []
+            for event in events:
+                if event.data == b"[DONE]":
+                    at_end = state.saw_done = True
+                    break
+                if event.data:
+                    if chain.is_async:  # a sandboxed stage takes the whole read in one batch
+                        chunks.append(_parse_chunk(event.data))
+                    else:
+                        chunks += chain.chunk(_parse_chunk(event.data), ctx)
+            if chain.is_async:
+                chunks = await chain.achunks(chunks, ctx, end=at_end)
+            elif at_end:
+                chunks += chain.end(ctx)
+            for chunk in chunks:
+                if state.calls is not None:
+                    chunk = state.calls.chunk(chunk)
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    state.round_output = _int(usage.get("completion_tokens"))
+                    if state.carried_output:
+                        chunk = {**chunk, "usage": {
+                            **usage,
+                            "completion_tokens": state.round_output + state.carried_output}}
+                out.append(_encode(converter.feed(chunk)))
+        state.saw_finish = converter.saw_finish
         if at_end:
             state.finished = True
             state.continuing = bool(
                 state.calls is not None and state.calls.pending and self._may_continue()
             )
             if not state.continuing and (state.saw_finish or state.saw_done):
-                out += state.converter.finish()
-        return out
+                out.append(_encode(converter.finish()))
+        return b"".join(out)
 
     async def _run_round(self, state: _StreamState) -> None:
         """Run the round's internal tools, then send the follow-up request; the stream goes on
@@ -230,6 +247,7 @@ class _StreamState:
     def new_round(self) -> None:
         self.decoder = SSEDecoder()
         self.finished = self.saw_finish = self.saw_done = self.continuing = False
+        self.converter.saw_finish = False
         self.round_output = 0
 
 
@@ -243,19 +261,16 @@ async def _drain(reads: AsyncIterator[bytes]) -> None:
                     return
 
 
-def _has_finish(chunk: dict[str, Any]) -> bool:
-    choices = chunk.get("choices")
-    return bool(choices) and any(
-        isinstance(c, dict) and c.get("finish_reason") for c in choices
-    )
-
-
-def _parse_chunk(data: str) -> dict[str, Any]:
+def _parse_chunk(data: bytes) -> dict[str, Any]:
     try:
         chunk = codec.loads(data)
     except ValueError:
-        raise ApiError(f"upstream sent a stream event that is not JSON: {data[:80]!r}", 502) \
-            from None
+        text = data.decode("utf-8", "replace")
+        try:  # invalid UTF-8 is replaced, as in any other text ccr reads
+            chunk = codec.loads(text)
+        except ValueError:
+            raise ApiError(f"upstream sent a stream event that is not JSON: {text[:80]!r}",
+                           502) from None
     if not isinstance(chunk, dict):
         raise ApiError("upstream sent a stream event that is not a JSON object", 502)
     return chunk

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccr.agents import AgentRun, ImageAgent
 from ccr.config import Config, default_config_path, script_view
-from ccr.context.records import RecordSettings, RecordWriter, build_record
+from ccr.context.records import RecordWriter, build_record
 from ccr.context.stores import Stores
 from ccr.engine.handover import without_foreign_reasoning
 from ccr.engine.request import ClientRequest
@@ -106,15 +106,15 @@ class Engine:
 
     def _start_records(self, previous: Engine | None) -> None:
         """The records writer: the previous engine's when ``RECORD`` did not change."""
-        settings = RecordSettings.from_config(self.config.raw)
+        settings = self.config.record
         if not settings.enabled or self.stores.home is None or self.records is not None:
             return
         if (previous is not None and previous.records is not None and previous._owns_records
-                and RecordSettings.from_config(previous.config.raw) == settings):
+                and previous.config.record == settings):
             self.records, self._owns_records = previous.records, True
             previous._owns_records = False
             return
-        self.records = RecordWriter.from_config(self.config.raw, self.stores.home)
+        self.records = RecordWriter.for_settings(settings, self.stores.home)
         self._owns_records = self.records is not None
 
     async def retire(self, *, poll_s: float = 1.0) -> None:
@@ -153,6 +153,9 @@ class Engine:
         if not config.has_providers:
             raise ApiError(no_provider_message(config), 400)
         stores = self.stores
+        # A cold count of a big request encodes in a worker thread; build_context's count of
+        # the same body then reuses it.
+        await stores.tokens.acount_request(request.body)
         router = effective_router(config.router, request.router) if request.router else (
             config.router)
         ctx = build_context(

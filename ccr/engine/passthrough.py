@@ -8,7 +8,7 @@ for the log and the session.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +42,7 @@ class PassthroughExchange(BaseExchange):
         self.outcome.stop_reason = message.get("stop_reason")
         return message
 
-    async def events(self) -> AsyncIterator[bytes]:
+    async def events(self) -> AsyncGenerator[bytes, None]:
         decoder = SSEDecoder()
         stopped = False
         try:

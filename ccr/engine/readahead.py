@@ -14,11 +14,8 @@ from ccr.transformers.chain import Chain
 READ_AHEAD_ITEMS = 256
 READ_AHEAD_BYTES = 1 << 20
 
-Read = bytes | None
-
-
-def read_ahead(reads: AsyncGenerator[Read, None], chain: Chain) -> AsyncGenerator[Read, None]:
-    """``reads`` (upstream body reads; ``None`` for a ping, ``b""`` at the end) for ``chain``:
+def read_ahead(reads: AsyncGenerator[bytes, None], chain: Chain) -> AsyncGenerator[bytes, None]:
+    """``reads`` (upstream body reads, ``b""`` at the end) for ``chain``:
     unchanged for a synchronous chain; otherwise read ahead in a task, and each item is
     everything that arrived while the previous one was being transformed, joined.
 
@@ -29,8 +26,8 @@ def read_ahead(reads: AsyncGenerator[Read, None], chain: Chain) -> AsyncGenerato
     return _read_ahead(reads) if chain.is_async else reads
 
 
-async def _read_ahead(reads: AsyncIterator[Read]) -> AsyncGenerator[Read, None]:
-    queue: asyncio.Queue[tuple[Read, BaseException | None]] = asyncio.Queue(READ_AHEAD_ITEMS)
+async def _read_ahead(reads: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    queue: asyncio.Queue[tuple[bytes, BaseException | None]] = asyncio.Queue(READ_AHEAD_ITEMS)
     finished = (b"", StopAsyncIteration())
 
     async def pump() -> None:
@@ -39,10 +36,10 @@ async def _read_ahead(reads: AsyncIterator[Read]) -> AsyncGenerator[Read, None]:
                 await queue.put((item, None))
             await queue.put(finished)
         except Exception as exc:  # an upstream failure surfaces after the data before it
-            await queue.put((None, exc))
+            await queue.put((b"", exc))
 
     task = asyncio.ensure_future(pump())
-    backlog: deque[tuple[Read, BaseException | None]] = deque()
+    backlog: deque[tuple[bytes, BaseException | None]] = deque()
     try:
         while True:
             item, problem = backlog.popleft() if backlog else await queue.get()
@@ -50,7 +47,7 @@ async def _read_ahead(reads: AsyncIterator[Read]) -> AsyncGenerator[Read, None]:
                 if isinstance(problem, StopAsyncIteration):
                     return
                 raise problem
-            if not item:  # a ping, or the end of the body
+            if not item:  # the end of the body
                 yield item
                 continue
             parts, size = [item], len(item)

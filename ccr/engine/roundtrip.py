@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +67,7 @@ class BaseExchange:
         finally:
             await self.response.aclose()
 
-    async def reads(self) -> AsyncIterator[bytes]:
+    async def reads(self) -> AsyncGenerator[bytes, None]:
         """Upstream body reads as they arrive, then ``b""`` once at the end. Silence longer
         than ``idle_s`` while waiting for a read raises ``TimeoutError``; time the caller spends
         handling data does not count. The response is closed when the caller stops iterating."""

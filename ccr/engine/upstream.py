@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from ccr.config.model import Config
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+#: Upstream connections one server process may hold open at once (beyond it, requests wait
+#: for a free connection); all of them may stay idle in the pool between requests.
+MAX_CONNECTIONS = 512
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,10 @@ class Upstream:
     def __init__(self, timeouts: Timeouts, *, proxy_url: str | None = None,
                  no_proxy: Sequence[str] = ()) -> None:
         self.timeouts = timeouts
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
+        # Every connection a burst of concurrent streams opened stays pooled for the next burst
+        # (aiohttp keeps idle connections up to the total limit); none is reopened per request.
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS,
+                              max_keepalive_connections=MAX_CONNECTIONS)
         if proxy_url and "*" in no_proxy:
             proxy_url, no_proxy = None, ()
         self._client = httpx.AsyncClient(

@@ -1,14 +1,14 @@
 """Server-sent events: an incremental parser for upstream streams and the encoder for our own.
 
-The decoder sees every chunk of every stream, so it keeps the common case (one ``data:`` line per
-event, chunks ending on line boundaries) cheap and handles the rest of the SSE grammar correctly:
-lines split across reads, ``\\r\\n``/``\\r``/``\\n`` endings, multi-line data, comments, and UTF-8
-characters split across reads.
+The decoder sees every chunk of every stream, so it works on bytes and keeps the common case
+cheap: an event that is one ``data: ...`` line is a slice of the read, never decoded to text
+(orjson parses the bytes). The rest of the SSE grammar is handled correctly: lines split across
+reads, ``\\r\\n``/``\\r``/``\\n`` endings, multi-line data, comments, ``event:`` and ``id:``
+fields, and UTF-8 characters split across reads (bytes are only decoded once an event is whole).
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 from typing import Any, NamedTuple
 
@@ -23,89 +23,109 @@ class SSEEvent(NamedTuple):
     id: str | None = None
 
 
-class SSEDecoder:
-    """Turns a byte stream into :class:`SSEEvent` values as the bytes arrive."""
+class RawEvent(NamedTuple):
+    """One dispatched event with its data still as the bytes that arrived."""
 
-    __slots__ = ("_data", "_decoder", "_event", "_id", "_partial", "_skip_lf")
+    event: str | None
+    data: bytes
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Turns a byte stream into events as the bytes arrive: :meth:`feed_raw` / :meth:`flush_raw`
+    give the data as bytes (the hot path), :meth:`feed` / :meth:`flush` as text."""
+
+    __slots__ = ("_data", "_event", "_id", "_skip_lf", "_tail")
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial: list[str] = []  # pieces of the current, not yet terminated line
-        self._skip_lf = False  # the last read ended in "\r": a leading "\n" belongs to it
-        self._data: list[str] = []
+        self._tail = b""  # bytes after the last complete line
+        self._skip_lf = False
+        self._data: list[bytes] = []  # data lines of the event being read
         self._event: str | None = None
         self._id: str | None = None
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Parse more bytes; return the events completed by them (possibly none)."""
-        return self._feed_text(self._decoder.decode(data))
+        return [_text(event) for event in self.feed_raw(data)]
 
     def flush(self) -> list[SSEEvent]:
         """End of stream: complete the last line and dispatch an event left without a blank line."""
-        events = self._feed_text(self._decoder.decode(b"", final=True))
+        return [_text(event) for event in self.flush_raw()]
+
+    def feed_raw(self, data: bytes) -> list[RawEvent]:
+        """Like :meth:`feed`, with each event's data as bytes."""
+        if self._skip_lf:  # the last read ended in "\r": a leading "\n" belongs to it
+            self._skip_lf = False
+            if data[:1] == b"\n":
+                data = data[1:]
+        if self._tail:
+            data = self._tail + data
+        if b"\r" in data:
+            self._skip_lf = data[-1:] == b"\r"
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._tail = data
+            return []
+        self._tail = data[end + 1:]
+        events: list[RawEvent] = []
+        blocks = data[:end + 1].split(b"\n\n")
+        last = blocks.pop()
+        for block in blocks:
+            # The hot path: a whole event that is a single "data: ..." line.
+            if not self._data and block[:6] == b"data: " and b"\n" not in block:
+                events.append(RawEvent(self._event, block[6:], self._id))
+                self._event = self._id = None
+                continue
+            for line in block.split(b"\n"):
+                self._line(line, events)
+            self._dispatch(events)
+        if last:  # lines of an event whose blank line has not arrived yet
+            for line in last[:-1].split(b"\n"):
+                self._line(line, events)
+        return events
+
+    def flush_raw(self) -> list[RawEvent]:
+        """Like :meth:`flush`, with each event's data as bytes."""
+        tail, self._tail = self._tail, b""
         self._skip_lf = False
-        if self._partial:
-            line = "".join(self._partial)
-            self._partial.clear()
-            self._line(line, events)
+        events: list[RawEvent] = []
+        if tail:
+            self._line(tail, events)
         self._dispatch(events)
         return events
 
-    def _feed_text(self, text: str) -> list[SSEEvent]:
-        if not text:
-            return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
-                if not text:
-                    return []
-        if "\r" in text:
-            self._skip_lf = text[-1] == "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if "\n" not in text:
-            self._partial.append(text)
-            return []
-        lines = text.split("\n")
-        if self._partial:
-            self._partial.append(lines[0])
-            lines[0] = "".join(self._partial)
-            self._partial.clear()
-        tail = lines.pop()
-        if tail:
-            self._partial.append(tail)
-        events: list[SSEEvent] = []
-        for line in lines:
-            self._line(line, events)
-        return events
-
-    def _line(self, line: str, events: list[SSEEvent]) -> None:
-        if line.startswith("data:"):  # the hot path
-            value = line[5:]
-            self._data.append(value[1:] if value.startswith(" ") else value)
+    def _line(self, line: bytes, events: list[RawEvent]) -> None:
+        if line[:5] == b"data:":
+            self._data.append(line[6:] if line[5:6] == b" " else line[5:])
             return
         if not line:
             self._dispatch(events)
             return
-        if line[0] == ":":
+        if line[:1] == b":":
             return  # comment (keep-alive)
-        field, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
             value = value[1:]
-        if field == "event":
-            self._event = value
-        elif field == "data":
+        if name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"data":
             self._data.append(value)
-        elif field == "id" and "\0" not in value:
-            self._id = value
+        elif name == b"id" and b"\0" not in value:
+            self._id = value.decode("utf-8", "replace")
         # "retry" and unknown fields are ignored, as the SSE specification says.
 
-    def _dispatch(self, events: list[SSEEvent]) -> None:
+    def _dispatch(self, events: list[RawEvent]) -> None:
         if self._data:
-            events.append(SSEEvent(self._event, "\n".join(self._data), self._id))
+            data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+            events.append(RawEvent(self._event, data, self._id))
             self._data = []
         self._event = None
         self._id = None
+
+
+def _text(event: RawEvent) -> SSEEvent:
+    return SSEEvent(event.event, event.data.decode("utf-8", "replace"), event.id)
 
 
 def encode_event(event: str, data: dict[str, Any]) -> bytes:

@@ -206,9 +206,9 @@ class CacheKeeper:
     def __init__(self, limit: int = CACHED_PATTERN_CHARS) -> None:
         self._limit = limit
         self._caches = _pattern_caches()
-        self._templates = [
+        self._templates: list[Any] = [
             cached for cached in (getattr(_re, name, None) for name in _TEMPLATE_CACHES)
-            if callable(getattr(cached, "cache_info", None))
+            if cached is not None and callable(getattr(cached, "cache_info", None))
         ]
         #: The pattern caches' sizes and newest keys when last measured.
         self._seen = [(0, None) for _ in self._caches]

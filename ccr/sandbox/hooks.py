@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 from weakref import WeakSet
 
@@ -210,7 +211,8 @@ def _encode(value: Any, what: str, limit: int) -> bytes:
 @contextmanager
 def _nesting_limit(levels: int) -> Iterator[None]:
     """Lower the recursion limit to ``levels`` frames past the current one for a while."""
-    depth, frame = 0, sys._getframe()
+    depth = 0
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         depth, frame = depth + 1, frame.f_back
     old = sys.getrecursionlimit()

@@ -111,10 +111,10 @@ class RouterScript(ScriptPool):
         try:
             trip = await self._round_trip(build)
         except Exception as exc:  # never let the sandbox's own trouble fail the request
-            error = clean_error(f"{self.name}: the sandbox failed ({type(exc).__name__}: "
-                                f"{truncate(str(exc), 120)})")
-            log.warning("%s; the built-in rules decide", error)
-            return self._result(started, None, error)
+            problem = clean_error(f"{self.name}: the sandbox failed ({type(exc).__name__}: "
+                                  f"{truncate(str(exc), 120)})")
+            log.warning("%s; the built-in rules decide", problem)
+            return self._result(started, None, problem)
         if trip.reply is None:
             return self._result(started, None, trip.error, timed_out=trip.timed_out,
                                 disabled=trip.disabled)

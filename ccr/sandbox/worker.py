@@ -377,7 +377,7 @@ class Worker:
 
 def _warm_up() -> None:
     """Touch everything that loads lazily (modules, time zone data) before files are closed."""
-    import _strptime  # noqa: F401 - datetime.strptime imports it on first use
+    import _strptime  # type: ignore[import-not-found]  # noqa: F401 - strptime loads it lazily
     import datetime
     import re
     import time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import os
@@ -20,6 +21,7 @@ from ccr.convert.schema import check_messages_request
 from ccr.engine.shared_health import SharedCooldowns
 from ccr.errors import ApiError, error_body
 from ccr.ledger import BudgetExceeded
+from ccr.process import server_pid, worker_number
 from ccr.server.auth import ANONYMOUS, RefusalLog, presented_key, refusal
 from ccr.server.chat_completions import handle_chat_completions
 from ccr.server.console import console_blueprint
@@ -81,6 +83,9 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
         if app.ctx.watcher is not None:
             app.ctx.watcher.start()
             _on_sighup(app.ctx.watcher)
+        # What startup built (modules, config, tokeniser) lives as long as the process: keep it
+        # out of garbage collections, so a collection during a big request stays short.
+        gc.freeze()
 
     @app.after_server_stop
     async def _close(app: Sanic) -> None:
@@ -116,6 +121,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _root(request: Request) -> HTTPResponse:
         return json_response({"name": "ccr", "version": __version__, "status": "ok"})
 
+    worker = worker_number()
+
     @app.get("/health")
     async def _health(request: Request) -> HTTPResponse:
         gateway: Gateway = app.ctx.gateway
@@ -131,7 +138,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             # any client key when there is no admin key; the pid stays, as `ccr start` and
             # `ccr status` identify their server by it
             return json_response({"status": "degraded" if degraded else "ok",
-                                  "version": __version__, "pid": os.getpid(),
+                                  "version": __version__, "pid": server_pid(),
                                   "uptime_s": round(time.time() - state.stats.started_at, 1)})
         return json_response({
             "status": "degraded" if degraded else "ok",
@@ -149,7 +156,8 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
             "provider_health": state.engine.resilience.health.status(
                 state.engine.resilience.providers(state.config)),
             "learned_limits": state.stores.output_limits.snapshot(),
-            "pid": os.getpid(),
+            "pid": server_pid(),
+            **({"worker": worker, "worker_pid": os.getpid()} if worker else {}),
         })
 
     @app.get("/api/sessions/<session_id>")
@@ -201,7 +209,7 @@ def create_app(state: AppState, *, name: str | None = None, watch_config: bool =
     async def _count_tokens(request: Request) -> HTTPResponse:
         body = parse_body(request)
         check_messages_request(body)
-        return json_response({"input_tokens": state.stores.tokens.count_request(body)})
+        return json_response({"input_tokens": await state.stores.tokens.acount_request(body)})
 
     @app.post("/v1/messages")
     async def _messages(request: Request) -> HTTPResponse | None:

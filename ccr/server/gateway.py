@@ -21,9 +21,7 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from ccr.config import ROUTE_SLOTS, Config
-from ccr.config.keys import KeySettings, key_settings
-from ccr.config.ledger import ledger_settings
-from ccr.config.state import state_settings
+from ccr.config.keys import KeySettings
 from ccr.context.sessions import SessionUsage, session_id_from
 from ccr.errors import ApiError
 from ccr.ledger import (
@@ -36,7 +34,6 @@ from ccr.ledger import (
     Verdict,
     Who,
     open_ledger,
-    parse_budgets,
     token_counts,
 )
 from ccr.metrics import Metrics, health_gauges
@@ -47,8 +44,7 @@ from ccr.state import StateStore, open_store
 log = logging.getLogger("ccr")
 
 SESSION_TTL_S = 86_400.0
-#: How long a request may wait for a MAX_CONCURRENT_REQUESTS slot before a 429.
-DEFAULT_QUEUE_TIMEOUT_S = 30.0
+#: How often a request waiting for a MAX_CONCURRENT_REQUESTS slot looks again.
 _QUEUE_POLL_S = 0.05
 
 
@@ -71,15 +67,11 @@ class Policy:
 
     @classmethod
     def build(cls, config: Config) -> Policy:
-        raw = config.raw
-        keys = key_settings(raw)
-        budgets, _ = parse_budgets(raw)
-        queue_ms = raw.get("QUEUE_TIMEOUT_MS")
-        queue_s = (queue_ms / 1000 if isinstance(queue_ms, int | float) and not isinstance(
-            queue_ms, bool) and queue_ms >= 0 else DEFAULT_QUEUE_TIMEOUT_S)
-        return cls(keys=keys, auth=Authenticator(config.apikey, keys),
-                   prices=PriceTable.from_config(raw), budgets=tuple(budgets),
-                   queue_timeout_s=queue_s, lease_s=config.api_timeout_ms / 1000 + 60)
+        settings = config.gateway
+        return cls(keys=settings.keys, auth=Authenticator(config.apikey, settings.keys),
+                   prices=settings.prices, budgets=settings.budgets,
+                   queue_timeout_s=settings.queue_timeout_ms / 1000,
+                   lease_s=config.api_timeout_ms / 1000 + 60)
 
     def client_router(self, config: Config, client: str | None) -> dict[str, Any] | None:
         """The client's own Router merged over the global one (slots it names replace)."""
@@ -125,8 +117,8 @@ class Gateway:
     def for_config(cls, config: Config, home: Path, *, workers: int = 1) -> Gateway:
         """The store and ledger ``STATE`` and ``LEDGER`` name (read once: changing them needs
         a restart)."""
-        return cls(open_store(state_settings(config.raw), home=home, workers=workers),
-                   open_ledger(ledger_settings(config.raw), home=home))
+        return cls(open_store(config.gateway.state, home=home, workers=workers),
+                   open_ledger(config.gateway.ledger, home=home))
 
     async def start(self) -> None:
         await self.store.start()

@@ -30,11 +30,18 @@ class Chain:
     endpoint: Transformer
     #: Some stage must be awaited: drive the chain with the ``a*`` methods.
     is_async: bool = field(init=False, compare=False)
+    #: No stage changes streamed chunks or adds any at the end: a stream can skip the chain.
+    passes_chunks: bool = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "is_async", any(isinstance(t, AsyncTransformer) for t in self.transformers)
         )
+        object.__setattr__(self, "passes_chunks", not self.is_async and all(
+            type(t).transform_chunk is Transformer.transform_chunk
+            and type(t).end_stream is Transformer.end_stream
+            for t in (self.endpoint, *self.transformers)
+        ))
 
     @property
     def protocol(self) -> str:

@@ -43,6 +43,7 @@ class Catalog:
 
     def create(self, entry: Any, *, key_path: str) -> Transformer:
         """One ``use`` entry (``"name"`` or ``["name", {options}]``) to a transformer."""
+        options: Mapping[str, Any]
         if isinstance(entry, str):
             name, options = entry, {}
         elif (

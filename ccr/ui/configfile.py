@@ -24,7 +24,7 @@ from ccr.config import (
     write_config,
     write_text_atomic,
 )
-from ccr.errors import ConfigError
+from ccr.errors import CcrError, ConfigError
 from ccr.ui.masking import (
     MaskedText,
     PlaceholderError,
@@ -39,7 +39,7 @@ from ccr.ui.masking import (
 EMPTY_CONFIG = '{\n  "Providers": [],\n  "Router": {}\n}\n'
 
 
-class SaveRefused(Exception):
+class SaveRefused(CcrError):
     """A write that was not made; ``problems`` are ``(key path, message)`` pairs to show."""
 
     def __init__(self, message: str, problems: list[dict[str, str]] | None = None,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccr.config import ROUTE_SLOTS, redact, redact_text
+from ccr.errors import CcrError
 from ccr.ui.masking import key_display
 
 ROUTER_KEYS = (*ROUTE_SLOTS, "longContextThreshold")
@@ -20,7 +21,7 @@ ROUTER_KEYS = (*ROUTE_SLOTS, "longContextThreshold")
 FALLBACK_KEYS = (*ROUTE_SLOTS, "explicit", "subagent", "custom")
 
 
-class EditError(ValueError):
+class EditError(CcrError, ValueError):
     """A form that cannot become a config edit (a missing name, a duplicate provider)."""
 
 

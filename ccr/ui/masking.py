@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ccr.config import is_secret_key, redact_text
+from ccr.errors import CcrError
 
 #: A whole-string ``$VAR`` / ``${VAR}`` reference: a name, not a secret.
 _VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_]\w*)\}|(?P<bare>[A-Za-z_]\w*))")
@@ -129,7 +130,7 @@ def mask_text(raw: str, data: Any) -> MaskedText:
     return masked
 
 
-class PlaceholderError(ValueError):
+class PlaceholderError(CcrError, ValueError):
     """Edited text holds a placeholder that cannot be put back."""
 
 

@@ -20,13 +20,14 @@ from ccr.context.records import (
     replay_body,
     safe_headers,
 )
+from ccr.errors import CcrError
 
 _FILE_NAME = re.compile(re.escape(FILE_PREFIX) + r"[A-Za-z0-9_.-]+" + re.escape(FILE_SUFFIX))
 #: A record bigger than this is not offered (a request body is at most a few MB).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
-class RecordError(ValueError):
+class RecordError(CcrError, ValueError):
     """A reference that names no readable record."""
 
 

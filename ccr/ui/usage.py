@@ -139,11 +139,8 @@ async def usage(app_ctx: Any, state: Any, log_path: Path) -> dict[str, Any]:
             return await from_ledger(store)
         except Exception as exc:  # a ledger that is down must not break the page
             note = f"The usage ledger cannot be read now ({type(exc).__name__}): "
-    try:
-        section = state.config.raw.get("StatusLine")
-        prices = section.get("prices") if isinstance(section, Mapping) else None
-    except AttributeError:
-        prices = None
+    section = state.config.status_line
+    prices = section.get("prices") if isinstance(section, Mapping) else None
     rows = await asyncio.to_thread(lambda: list(all_rows(log_path)))
     return {
         "source": "log",

@@ -20,7 +20,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 class ServeProcess:
     def __init__(self, *, home: Path, config_path: Path | None = None,
                  env: dict[str, str] | None = None, start_timeout_s: float = 20.0,
-                 apikey: str | None = None) -> None:
+                 apikey: str | None = None, args: list[str] | None = None) -> None:
         home.mkdir(parents=True, exist_ok=True)
         #: Sent to /health, which shows the pid only to a client with the key.
         self.auth = {"x-api-key": apikey} if apikey else {}
@@ -32,6 +32,7 @@ class ServeProcess:
         argv = [sys.executable, "-m", "ccr", "serve", "--port", str(self.port)]
         if config_path is not None:
             argv += ["--config", str(config_path)]
+        argv += args or []
         self.output_path = home.parent / f"serve-{self.port}.out"
         with open(self.output_path, "wb") as output:
             self.proc = subprocess.Popen(argv, cwd=PROJECT, env=environ, stdout=output,

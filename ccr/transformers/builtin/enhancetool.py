@@ -107,7 +107,7 @@ class EnhanceTool(Transformer):
         delta = choice.get("delta")
         fragments = delta.get("tool_calls") if isinstance(delta, dict) else None
         calls: list[_Call] = ctx.state.setdefault(self._key, [])
-        if isinstance(fragments, list) and fragments:
+        if isinstance(delta, dict) and isinstance(fragments, list) and fragments:
             headers = [h for f in fragments if (h := _hold(f, calls)) is not None]
             delta = {k: v for k, v in delta.items() if k != "tool_calls"}
             if headers:

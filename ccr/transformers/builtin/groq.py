@@ -23,7 +23,8 @@ class Groq(Transformer):
         for tool in request.get("tools") or ():
             function = tool.get("function") if isinstance(tool, dict) else None
             parameters = function.get("parameters") if isinstance(function, dict) else None
-            if isinstance(parameters, dict) and "$schema" in parameters:
+            if isinstance(function, dict) and isinstance(parameters, dict) and \
+                    "$schema" in parameters:
                 # A copy: the schema is shared with the client's request.
                 function["parameters"] = {k: v for k, v in parameters.items() if k != "$schema"}
         return request

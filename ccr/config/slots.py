@@ -1,0 +1,4 @@
+"""The Router's route slots: a leaf module, so every config module can name them."""
+
+#: Router slots that hold a ``provider,model`` route, in the order the rules consult them.
+ROUTE_SLOTS = ("default", "background", "think", "longContext", "webSearch", "image")
