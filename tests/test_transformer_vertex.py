@@ -22,7 +22,6 @@ from tests.support.fake_vertex import FakeGoogle
 from tests.support.fixtures import MakeCcr
 from tests.support.gateway_client import Sdk
 
-
 #: A fake Google on loopback serves every test here but the URL ones.
 pytestmark = pytest.mark.e2e
 
