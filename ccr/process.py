@@ -12,6 +12,16 @@ WORKER_ENV = "CCR_WORKER"
 SUPERVISOR_ENV = "CCR_SUPERVISOR_PID"
 
 
+#: Set in a worker's environment: how many workers share the port (they share state).
+WORKERS_ENV = "CCR_WORKERS"
+
+
+def worker_count() -> int:
+    """How many server processes share this one's port (1 when it runs alone)."""
+    raw = os.environ.get(WORKERS_ENV, "")
+    return int(raw) if raw.isdigit() and worker_number() is not None else 1
+
+
 def worker_number() -> int | None:
     """This process's worker number when a supervisor started it, else None."""
     raw = os.environ.get(WORKER_ENV, "")

@@ -151,3 +151,41 @@ def test_metrics_in_multiprocess_mode_sum_both_processes(
             return sum(metric_samples(text, "ccr_requests_total").values())
 
         assert wait_for(lambda: total() == 5)
+
+
+def worker_of(server: ServeProcess) -> int:
+    """The pid of the worker that answered a new connection."""
+    import httpx
+
+    health = httpx.get(f"{server.url}/health", headers={"x-api-key": ALICE_KEY}, timeout=5)
+    return int(health.json()["worker_pid"])
+
+
+def test_workers_on_one_port_share_the_sqlite_store_without_any_state_setting(
+        tmp_path: Path, fake: FakeUpstream) -> None:
+    config = fake_config(fake, LOG=True, APIKEYS=[
+        {"name": "alice", "key": ALICE_KEY, "RATE_LIMIT": "6/hour"},
+        {"name": "bob", "key": BOB_KEY}],
+        Router={"default": "fake,fake-model", "longContext": "fake,fake-model-large",
+                "longContextThreshold": 60000})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    server = ServeProcess(home=tmp_path / "home", config_path=path, apikey=ALICE_KEY,
+                          args=["--workers", "2"])
+    with server:
+        assert len({worker_of(server) for _ in range(40)}) == 2  # both workers answer
+        assert any((tmp_path / "home").rglob("*.db")), "the workers share a SQLite store"
+        for _ in range(4):  # every turn of the session is a long one
+            fake.enqueue(text("long", usage=Usage(prompt=70_000, completion=3)))
+        assert ask(server.url, ALICE_KEY, session="s-shared").status_code == 200
+        follow_up = "lorem ipsum " * 12_500
+        # new connections land on either worker: each sees the session's last turn
+        for _ in range(3):
+            assert ask(server.url, ALICE_KEY, session="s-shared", text=follow_up).status_code \
+                == 200
+        assert [r.body["model"] for r in fake.chat_requests] == ["fake-model"] + [
+            "fake-model-large"] * 3
+        # 4 of alice's 6 requests an hour are spent; the limit holds across both workers
+        codes = [ask(server.url, ALICE_KEY).status_code for _ in range(4)]
+        assert codes == [200, 200, 429, 429]
+        assert ask(server.url, BOB_KEY).status_code == 200

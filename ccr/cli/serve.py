@@ -20,8 +20,10 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -30,7 +32,7 @@ import typer
 from ccr.cli.options import ConfigOption, DebugOption, HostOption, PortOption
 from ccr.config import ccr_home, is_loopback_host, load_config
 from ccr.errors import ConfigError
-from ccr.process import worker_number
+from ccr.process import worker_count, worker_number
 from ccr.service.workers import Supervisor, listening_socket, resolve_workers, worker_command
 
 __all__ = ["ConfigOption", "register", "serve"]  # ConfigOption: still imported from here
@@ -63,6 +65,7 @@ def serve(
     from ccr.engine.engine import Engine, no_provider_message
     from ccr.logs import setup_logging
     from ccr.server.app import create_app
+    from ccr.server.gateway import Gateway
     from ccr.server.state import AppState
     from ccr.service.daemon import DaemonError, check_port_free, remove_record
 
@@ -98,7 +101,9 @@ def serve(
     if count > 1 and worker_number() is None:
         raise typer.Exit(_supervise(config, home, bind_host, bind_port, count))
     state = AppState(engine=engine, home=home)
-    app = create_app(state, name="ccr")
+    # workers sharing the port share state (SQLite under CCR_HOME unless STATE names one)
+    app = create_app(state, name="ccr",
+                     gateway=Gateway.for_config(cfg, home, workers=worker_count()))
     source = str(cfg.path) if cfg.path else "built-in defaults (no config file)"
 
     def ready() -> None:
@@ -134,10 +139,26 @@ def _supervise(config: Path | None, home: Path, host: str, port: int, count: int
         log.info("ccr listening on http://%s:%d with %d worker processes (pid %d)", host, port,
                  count, os.getpid())
         command = worker_command(str(config) if config else None, host, port)
-        return Supervisor(command, count).run()
+        with _metrics_folder():
+            return Supervisor(command, count).run()
     finally:
         probe.close()
         remove_record(home, pid=os.getpid())
+
+
+@contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """One empty folder for the workers' Prometheus files, so ``/metrics`` on any worker
+    counts every worker's requests (unless ``PROMETHEUS_MULTIPROC_DIR`` is set already)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="ccr-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            yield
+        finally:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 def _config_failed(exc: ConfigError, debug: bool) -> NoReturn:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ccr.process import SUPERVISOR_ENV, WORKER_ENV
+from ccr.process import SUPERVISOR_ENV, WORKER_ENV, WORKERS_ENV
 
 log = logging.getLogger("ccr")
 
@@ -108,7 +108,8 @@ class Supervisor:
         self._signals.append(signum)
 
     def _start(self, number: int) -> None:
-        env = dict(os.environ, **{WORKER_ENV: str(number), SUPERVISOR_ENV: str(os.getpid())})
+        env = dict(os.environ, **{WORKER_ENV: str(number), SUPERVISOR_ENV: str(os.getpid()),
+                                  WORKERS_ENV: str(self.count)})
         # Its own process group: a terminal's Ctrl-C reaches the supervisor alone, which
         # forwards it once (twice would cut the open streams short).
         process = subprocess.Popen(self.command, env=env, process_group=0,
