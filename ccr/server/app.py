@@ -27,10 +27,11 @@ from ccr.server.chat_completions import handle_chat_completions
 from ccr.server.console import console_blueprint
 from ccr.server.console_guard import is_console_path
 from ccr.server.gateway import Gateway
-from ccr.server.messages import handle_messages, parse_body, request_id
+from ccr.server.messages import handle_messages, parse_body
 from ccr.server.metrics import add_metrics_route, session_view
 from ccr.server.reload import ConfigWatcher
 from ccr.server.state import AppState
+from ccr.server.turn import request_id
 from ccr.state.cooldowns import Cooldowns
 
 log = logging.getLogger("ccr")
