@@ -25,7 +25,7 @@ from ccr.context.tokens import (
     count_text,
     estimate_image_tokens,
 )
-from tests.support.recorded import recorded, using_shared
+from tests.support.recorded import facts, recorded
 
 ENCODING_PATH = Path(tokens.__file__).parent / "data" / tokens.ENCODING_FILE
 
@@ -397,8 +397,7 @@ def test_least_recently_used_counts_are_evicted_at_cache_size() -> None:
 def test_real_claude_code_request_counts_in_the_expected_range() -> None:
     body = recorded("01-plain")["body"]
     count = TokenCounter().count_request(body)
-    # The full recording is about 20k tokens; its stand-in keeps every part, trimmed, at ~2k.
-    low, high = (15_000, 25_000) if using_shared() else (1_500, 3_000)
+    low, high = facts("01-plain")["token_range"]
     assert low <= count <= high
 
 

@@ -70,6 +70,23 @@ PROMPTS: dict[str, str] = {
 }
 
 
+#: Exact facts of the full recordings, and the same facts of their stand-ins: ``tokens`` is what
+#: ``ccr route`` counts, ``token_range`` the band a sound counter must land in.
+_SHARED_FACTS: dict[str, dict[str, Any]] = {
+    "01-plain": {"tokens": 17_413, "token_range": (15_000, 25_000)},
+}
+_STAND_IN_FACTS: dict[str, dict[str, Any]] = {
+    "01-plain": {"tokens": 1_106, "token_range": (800, 1_500)},
+}
+
+
+def facts(name: str) -> dict[str, Any]:
+    """What tests may assert exactly about ``recorded(name)``, whichever of the two it is."""
+    known = _SHARED_FACTS if using_shared() else _STAND_IN_FACTS
+    prompt = {"prompt": PROMPTS[name]} if name in PROMPTS else {}
+    return {**prompt, **known.get(name, {})}
+
+
 def using_shared() -> bool:
     """Whether the full recordings are here (exact facts of them can be asserted)."""
     return SHARED_DIR.is_dir() and any(SHARED_DIR.glob("*.json"))
