@@ -9,10 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.recorded import PROMPTS, SHARED_DIR, recorded
+from tests.support.recorded import PROMPTS, recorded
 
 LOCAL = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code"
-SHARED = SHARED_DIR
 
 #: Recorded Messages requests and the prompt the person typed in each.
 SHARED_PROMPTS: dict[str, str] = PROMPTS
