@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,17 +15,15 @@ from ccr.convert.request import (
     strip_extensions,
 )
 from ccr.errors import InvalidRequest
+from tests.support.recorded import recorded as recorded_request
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 RECORDED = ["01-plain", "02-bash-turn1", "03-bash-turn2-tool-result", "06-haiku-thinking-enabled",
             "08-sonnet-thinking-disabled", "10-task-subagent-request", "13-x-api-key-auth"]
 
 
 def recorded(name: str) -> dict[str, Any]:
-    path = FIXTURES / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"recorded Claude Code request {name} not available")
-    return json.loads(path.read_text())["body"]
+    """The body of a recorded request (a stand-in where the recordings are absent)."""
+    return recorded_request(name)["body"]
 
 
 def convert(body: dict[str, Any]) -> dict[str, Any]:

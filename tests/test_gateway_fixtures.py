@@ -3,7 +3,7 @@
 Each recorded ``POST /v1/messages?beta=true`` goes out with its own headers and body, streamed
 and not, and the fake upstream answers with text or with a tool call; the answers must satisfy
 the SDK (and the strict stream validator), and the converted request must be what an OpenAI
-server expects. Skips cleanly where the shared recordings are absent.
+server expects. Where the shared recordings are absent their small stand-ins are replayed.
 """
 
 from __future__ import annotations
@@ -30,14 +30,10 @@ UPSTREAM_USAGE = Usage(prompt=18123, completion=42, cached=0)
 BASH_INPUT = {"command": "echo hi", "description": "Say hi"}
 
 
-def _post_fixture_names() -> list[Any]:
-    """Every recorded POST request, by file stem; a skipped placeholder when none are there."""
-    names = sorted(
-        path.stem for path in CLAUDE_CODE_FIXTURES.glob("*.json")
-        if json.loads(path.read_text()).get("method") == "POST"
-    ) if CLAUDE_CODE_FIXTURES.is_dir() else []
-    return names or [pytest.param("missing", marks=pytest.mark.skip(
-        reason="shared Claude Code fixtures not available"))]
+def _post_fixture_names() -> list[str]:
+    """Every recorded POST request, by name (recordings, else their stand-ins)."""
+    return [name for name in CLAUDE_CODE_FIXTURES
+            if claude_code_fixture(name).get("method") == "POST"]
 
 
 POST_FIXTURES = _post_fixture_names()

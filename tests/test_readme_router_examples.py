@@ -4,7 +4,6 @@ and must route each as the sentence after it says ("On recorded Claude Code requ
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.claude_code_requests import SHARED, later_turn, local
+from tests.support.claude_code_requests import later_turn, local
+from tests.support.recorded import recorded, using_shared
 from tests.support.route_helpers import PROJECT, route_rows, run_route, write_config, write_json
 
 README = PROJECT / "README.md"
@@ -66,8 +66,8 @@ def requests_for(what: str) -> list[dict[str, Any]]:
     key = what.strip('"')
     if what in kinds or key in kinds:
         name = kinds.get(what) or kinds[key]
-        shared = [SHARED / f"{n}.json" for n in _SHARED_KINDS[what if what in kinds else key]]
-        return [local(name)] + [json.loads(p.read_text()) for p in shared if p.exists()]
+        full = _SHARED_KINDS[what if what in kinds else key] if using_shared() else []
+        return [local(name)] + [recorded(n) for n in full]
     assert what.startswith('"'), f"unknown request description {what!r}"
     return [later_turn(key)]
 

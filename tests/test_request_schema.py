@@ -3,7 +3,6 @@ does; what real clients send (recorded Claude Code requests, unknown block types
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from ccr.convert import anthropic_to_openai
 from ccr.convert.schema import check_messages_request
 from ccr.errors import InvalidRequest
 from ccr.protocol.limits import MAX_JSON_DEPTH, depth_exceeds
-from tests.support.fixtures import CLAUDE_CODE_FIXTURES
+from tests.support.recorded import recorded, recorded_names
 
 
 def request(*messages: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -93,11 +92,9 @@ def test_unknown_block_types_and_fields_pass() -> None:
 
 
 def test_recorded_claude_code_requests_pass() -> None:
-    paths = sorted(CLAUDE_CODE_FIXTURES.glob("*.json"))
-    bodies = [json.loads(p.read_text()).get("body") for p in paths]
+    bodies = [recorded(name).get("body") for name in recorded_names()]
     bodies = [b for b in bodies if isinstance(b, dict) and "messages" in b]
-    if not bodies:
-        pytest.skip("shared Claude Code fixtures not available")
+    assert len(bodies) >= 7, "every recorded POST is a Messages request"
     for body in bodies:
         check_messages_request(body)
         assert not depth_exceeds(body)

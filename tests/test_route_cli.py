@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.recorded import recorded, recorded_dir, recorded_names
 from tests.support.route_helpers import (
-    CLAUDE_CODE_FIXTURES,
     DEFAULT_ROUTE,
     message,
     route_one,
@@ -206,14 +206,13 @@ def test_a_recorded_request_that_is_not_a_messages_call_is_skipped(by_word: Path
 
 
 def test_claude_code_recordings_route_with_a_script_reading_their_messages(
-    by_word: Path,
+    by_word: Path, tmp_path: Path,
 ) -> None:
-    if not CLAUDE_CODE_FIXTURES.is_dir():
-        pytest.skip("shared Claude Code fixtures not available")
-    result = run_route(by_word, CLAUDE_CODE_FIXTURES, args=("--json",))
+    result = run_route(by_word, recorded_dir(tmp_path), args=("--json",))
     rows = route_rows(result)
     routed = [r for r in rows if not r["skipped"]]
-    assert routed, "no Messages request among the recordings"
+    posts = [name for name in recorded_names() if recorded(name)["method"] == "POST"]
+    assert sorted(r["source"] for r in routed) == [f"{name}.json" for name in posts]
     assert all(r["route"] and r["error"] is None for r in routed), routed
     assert result.returncode == 0
 

@@ -12,6 +12,7 @@ import pytest
 
 from ccr.context.records import build_record
 from tests.support.claude_code_requests import later_turn, local, shared
+from tests.support.recorded import facts
 from tests.support.route_helpers import (
     DEFAULT_ROUTE,
     PROJECT,
@@ -97,7 +98,7 @@ def test_explain_on_the_recorded_say_hello_request_gives_its_token_count(
         "default": DEFAULT_ROUTE, "longContext": "gemini,gemini-2.5-pro"})
     result = run_route(config, recorded, args=("--explain",))
     assert "longContext  -" in result.stdout
-    assert "17,413 tokens ≤ threshold 60,000" in result.stdout
+    assert f"{facts('01-plain')['tokens']:,} tokens ≤ threshold 60,000" in result.stdout
 
 
 def test_explain_in_json_holds_the_script_result_and_the_rules(tmp_path: Path) -> None:

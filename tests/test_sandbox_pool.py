@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from ccr.sandbox import RouterScript, ScriptResult
+from tests.support.recorded import recorded
 
 pytestmark = pytest.mark.e2e
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 CONFIG = {
     "Providers": [{"name": "openrouter", "models": ["x", "y", "Long/Model:Name"]}],
     "Router": {"default": "openrouter,x"},
@@ -213,10 +213,7 @@ async def test_body_field_that_is_not_json_fails_only_scripts_that_read_it(
 async def test_real_claude_code_request_is_readable_by_a_script(
     write: Callable[[str], Path],
 ) -> None:
-    fixture = FIXTURES / "01-plain.json"
-    if not fixture.exists():
-        pytest.skip("../shared/fixtures/claude-code is absent")
-    body = json.loads(fixture.read_text())["body"]
+    body = recorded("01-plain")["body"]
     path = write(routes("""
 names = [t["name"] for t in req.body["tools"]]
 roles = [m["role"] for m in req.body["messages"]]
@@ -230,10 +227,7 @@ return "openrouter,x" if "Bash" in names and "user" in roles else None
 async def test_typical_call_on_a_real_request_adds_little_latency(
     write: Callable[[str], Path],
 ) -> None:
-    fixture = FIXTURES / "01-plain.json"
-    if not fixture.exists():
-        pytest.skip("../shared/fixtures/claude-code is absent")
-    body = json.loads(fixture.read_text())["body"]
+    body = recorded("01-plain")["body"]
     path = write(routes("""
 last = req.body["messages"][-1]["content"]
 text = last if isinstance(last, str) else " ".join(b.get("text", "") for b in last)

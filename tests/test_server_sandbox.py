@@ -34,6 +34,7 @@ from tests.support.serve_process import ServeProcess
 pytestmark = pytest.mark.e2e
 
 SHARED_HOSTILE = PROJECT.parent / "shared" / "hostile"
+OWN_HOSTILE = PROJECT / "tests" / "hostile"
 
 #: A script error as users read it: the file (and line), then what went wrong, on one line.
 READABLE_ERROR = re.compile(r"^custom_router\.py(:\d+)?: \S[^\n]*$")
@@ -310,13 +311,13 @@ def test_canary_secrets_reach_no_response_log_line_error_or_dry_run(
             assert canary not in text_, f"{canary} leaked into the {where}"
 
 
-# -- the shared hostile scripts ----------------------------------------------------------------
+# -- the hostile scripts: ../shared/hostile where present, tests/hostile always ---------------
 
-HOSTILE = sorted(SHARED_HOSTILE.glob("*.py")) if SHARED_HOSTILE.is_dir() else []
+HOSTILE = [pytest.param(p, id=f"shared/{p.stem}") for p in sorted(SHARED_HOSTILE.glob("*.py"))]
+HOSTILE += [pytest.param(p, id=f"own/{p.stem}") for p in sorted(OWN_HOSTILE.glob("*.py"))]
 
 
-@pytest.mark.parametrize("hostile", HOSTILE or [pytest.param(None, marks=pytest.mark.skip(
-    reason="../shared/hostile is absent"))], ids=lambda p: p.stem if p else "none")
+@pytest.mark.parametrize("hostile", HOSTILE)
 def test_a_hostile_script_ends_in_the_default_route_with_a_readable_error(
     hostile: Path, make_ccr: MakeCcr, fake: FakeUpstream, tmp_path: Path, ccr_log: list[str]
 ) -> None:

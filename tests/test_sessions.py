@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ccr.context.sessions import SessionStore, SessionUsage, session_id_from
+from tests.support.recorded import recorded
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 SESSION = "2ffc1eea-cfcf-408c-a8bc-5623b6270f2e"
 OTHER = "0fab3e55-88dc-4d98-a194-7a08536e948a"
 
@@ -82,12 +81,9 @@ def test_junk_input_gives_none_without_raising(headers: Any, body: Any) -> None:
 
 
 def test_real_claude_code_request_gives_the_same_id_from_header_and_metadata() -> None:
-    path = FIXTURES / "01-plain.json"
-    if not path.exists():
-        pytest.skip("Claude Code fixtures are not available")
-    recorded = json.loads(path.read_text())
-    from_header = session_id_from(recorded["headers"], recorded["body"])
-    from_metadata = session_id_from({}, recorded["body"])
+    request = recorded("01-plain")
+    from_header = session_id_from(request["headers"], request["body"])
+    from_metadata = session_id_from({}, request["body"])
     assert from_header is not None
     assert from_header == from_metadata
 

@@ -25,8 +25,8 @@ from ccr.context.tokens import (
     count_text,
     estimate_image_tokens,
 )
+from tests.support.recorded import facts, recorded
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "claude-code"
 ENCODING_PATH = Path(tokens.__file__).parent / "data" / tokens.ENCODING_FILE
 
 
@@ -395,12 +395,10 @@ def test_least_recently_used_counts_are_evicted_at_cache_size() -> None:
 
 
 def test_real_claude_code_request_counts_in_the_expected_range() -> None:
-    path = FIXTURES / "01-plain.json"
-    if not path.exists():
-        pytest.skip("Claude Code fixtures are not available")
-    body = json.loads(path.read_text())["body"]
+    body = recorded("01-plain")["body"]
     count = TokenCounter().count_request(body)
-    assert 15_000 <= count <= 25_000
+    low, high = facts("01-plain")["token_range"]
+    assert low <= count <= high
 
 
 # -- counting off the event loop ------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Claude Code requests for tests: small committed copies (``tests/fixtures/claude-code``), the
-full recordings in ``../shared`` where present, and variants of the same shape built in code."""
+full recordings in ``../shared`` where present (stand-ins otherwise, see ``recorded``), and
+variants of the same shape built in code."""
 
 from __future__ import annotations
 
@@ -8,21 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.recorded import PROMPTS, recorded
 
 LOCAL = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "claude-code"
 
-#: Recorded Messages requests (``../shared``) and the prompt the person typed in each.
-SHARED_PROMPTS: dict[str, str] = {
-    "01-plain": "say hello",
-    "02-bash-turn1": "TOOLTEST please run echo",
-    "03-bash-turn2-tool-result": "TOOLTEST please run echo",
-    "06-haiku-thinking-enabled": "say hello",
-    "08-sonnet-thinking-disabled": "say hello",
-    "10-task-subagent-request": "SUBAGENT: reply with the word hi",
-    "13-x-api-key-auth": "say hello",
-}
+#: Recorded Messages requests and the prompt the person typed in each.
+SHARED_PROMPTS: dict[str, str] = PROMPTS
 #: The committed small copies and the prompt in each.
 LOCAL_PROMPTS: dict[str, str] = {
     "plain": "say hello",
@@ -40,12 +32,8 @@ def local(name: str) -> dict[str, Any]:
 
 
 def shared(name: str) -> dict[str, Any]:
-    """A full recorded request; skips the test where the shared data is absent."""
-    path = SHARED / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"shared fixture {name} not available")
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+    """A full recorded request, or its stand-in where the recordings are absent."""
+    return recorded(name)
 
 
 def later_turn(typed: str | list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.support.ccr_server import CcrServer
 from tests.support.fake_upstream import FakeUpstream
+from tests.support.recorded import recorded, recorded_names
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-CLAUDE_CODE_FIXTURES = SHARED / "fixtures" / "claude-code"
+#: Names of the recorded Claude Code requests (recordings where present, else stand-ins).
+CLAUDE_CODE_FIXTURES: list[str] = recorded_names()
 
 MakeCcr = Callable[..., CcrServer]
 
@@ -39,8 +36,5 @@ def fake_config(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:
 
 
 def claude_code_fixture(name: str) -> dict[str, Any]:
-    """One recorded Claude Code request; skips the test where the shared data is absent."""
-    path = CLAUDE_CODE_FIXTURES / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"shared fixture {name} not available")
-    return json.loads(path.read_text())
+    """One recorded Claude Code request, or its stand-in where the recordings are absent."""
+    return recorded(name)

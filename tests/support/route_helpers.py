@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.recorded import recorded
 
 PROJECT = Path(__file__).resolve().parents[2]
-CLAUDE_CODE_FIXTURES = PROJECT.parent / "shared" / "fixtures" / "claude-code"
 
 #: Providers a typical user config has; a dry run never calls them.
 PROVIDERS: list[dict[str, Any]] = [
@@ -98,7 +97,5 @@ def route_one(config: Path, request: Path, *args: str, **kwargs: Any) -> dict[st
 
 
 def shared_fixture(name: str) -> dict[str, Any]:
-    path = CLAUDE_CODE_FIXTURES / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"shared fixture {name} not available")
-    return json.loads(path.read_text())
+    """A recorded Claude Code request, or its stand-in where the recordings are absent."""
+    return recorded(name)
