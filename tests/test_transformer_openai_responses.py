@@ -9,7 +9,6 @@ turn to the next.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -282,7 +281,8 @@ def test_a_response_that_keeps_failing_reaches_the_client_as_an_error(
 def test_a_failed_response_is_tried_again_before_anything_reached_the_client(
     sdk: Sdk, fake: FakeResponses
 ) -> None:
-    fake.enqueue(respond(say("Part"), final_status="failed"), respond(say("Whole answer.")))
+    # it fails before any content: nothing of it can have reached the client
+    fake.enqueue(respond(final_status="failed"), respond(say("Whole answer.")))
     assert sdk.stream().content[0].text == "Whole answer."  # type: ignore[union-attr]
     assert len(fake.requests) == 2
 
@@ -311,11 +311,9 @@ SYNTHETIC: dict[str, dict[str, Any]] = {
 
 
 def _fixture_names() -> list[str]:
-    names = list(SYNTHETIC)
-    if CLAUDE_CODE_FIXTURES.is_dir():
-        names += sorted(p.stem for p in CLAUDE_CODE_FIXTURES.glob("*.json")
-                        if json.loads(p.read_text()).get("method") == "POST")
-    return names
+    """The synthetic bodies, then every recorded POST request (recordings, else stand-ins)."""
+    return list(SYNTHETIC) + [name for name in CLAUDE_CODE_FIXTURES
+                              if claude_code_fixture(name).get("method") == "POST"]
 
 
 def _fixture_body(name: str) -> dict[str, Any]:
