@@ -16,7 +16,7 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,18 +114,7 @@ class ProjectLocator:
         :attr:`last_error` and is logged (once per version of the file).
         """
         self.last_error = None
-        if project is None and session_id is not None:
-            project = self.project_for(session_id)
-        if project is None or not is_safe_file_name(project):
-            return None
-        folder = self._ccr_home / project
-        names = [PROJECT_CONFIG_NAME]
-        if session_id is not None and is_safe_file_name(session_id):
-            names.insert(0, session_id + OVERRIDE_SUFFIX)
-        for path in (folder / name for name in names):
-            override = self._load(path)
-            if override is None:
-                continue
+        for override in self._overrides(session_id, project):
             if override.error is not None:
                 self.last_error = override.error
                 return None
@@ -139,19 +128,8 @@ class ProjectLocator:
         """The ``fallback`` of the session's override file, else of its project's, else None
         (``project`` as for :meth:`router_override`). Its routes are checked where they are
         used (an unknown one is skipped)."""
-        if project is None and session_id is not None:
-            project = self.project_for(session_id)
-        if project is None or not is_safe_file_name(project):
-            return None
-        folder = self._ccr_home / project
-        names = [PROJECT_CONFIG_NAME]
-        if session_id is not None and is_safe_file_name(session_id):
-            names.insert(0, session_id + OVERRIDE_SUFFIX)
-        for path in (folder / name for name in names):
-            override = self._load(path)
-            if override is None or override.error is not None:
-                continue
-            if override.fallback is not None:
+        for override in self._overrides(session_id, project):
+            if override.error is None and override.fallback is not None:
                 return copy.deepcopy(override.fallback)
         return None
 
@@ -165,6 +143,21 @@ class ProjectLocator:
             if (self._projects_dir / name / transcript_name).is_file():
                 return name
         return None
+
+    def _overrides(self, session_id: str | None, project: str | None) -> Iterator[_Override]:
+        """The session's override file, then its project's, those that exist, in that order."""
+        if project is None and session_id is not None:
+            project = self.project_for(session_id)
+        if project is None or not is_safe_file_name(project):
+            return
+        folder = self._ccr_home / project
+        names = [PROJECT_CONFIG_NAME]
+        if session_id is not None and is_safe_file_name(session_id):
+            names.insert(0, session_id + OVERRIDE_SUFFIX)
+        for name in names:
+            override = self._load(folder / name)
+            if override is not None:
+                yield override
 
     def _load(self, path: Path) -> _Override | None:
         """The parsed override at ``path``, or None when there is no such file."""
