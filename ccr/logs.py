@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ccr.config import redact_text
 
@@ -113,3 +114,30 @@ def apply_reload(old: Config, new: Config, home: Path) -> list[str]:
         logging.getLogger(LOGGER_NAME).warning(
             "config reload: %s changed; it takes effect when ccr restarts (`ccr restart`)", key)
     return changed
+
+
+#: How much of a log file a backwards read takes at a time.
+_BLOCK = 64 * 1024
+
+
+def lines_backwards(handle: IO[bytes], end: int, *, unfinished: bool = True) -> Iterator[str]:
+    """The lines of ``handle`` before byte ``end``, last first, read in blocks so a long log is
+    never read whole. ``unfinished``: whether text after the last newline (a line still being
+    written) counts as a line."""
+    rest = b""
+    position = end
+    last_block = True
+    while position > 0:
+        start = max(0, position - _BLOCK)
+        handle.seek(start)
+        parts = (handle.read(position - start) + rest).split(b"\n")
+        position = start
+        if last_block:
+            last_block = False
+            if not unfinished or parts[-1] == b"":
+                parts.pop()
+        rest = parts.pop(0) if parts else b""
+        for part in reversed(parts):
+            yield part.decode("utf-8", "replace")
+    if rest:
+        yield rest.decode("utf-8", "replace")

@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 from ccr.config.model import Provider
 from ccr.convert.request import anthropic_to_openai
 from ccr.convert.response import openai_to_anthropic
-from ccr.convert.stream import StreamConverter
 from ccr.transformers.base import TransformContext, Transformer
 from ccr.transformers.builtin._schema_check import fits
 from ccr.transformers.registry import lookup
-from tests.support.anthropic_stream_check import check_stream
 from tests.support.fake_upstream import FakeUpstream, text
 from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.gateway_client import Sdk
+from tests.support.transformer_stream import stream_through
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:1/v1/chat/completions",
                     models=("m",))
@@ -63,18 +62,7 @@ def _answer(content: str, **setup: Any) -> dict[str, Any]:
 
 def _streamed(pieces: list[str], **setup: Any) -> dict[str, Any]:
     transformer, ctx = _setup(stream=True, **setup)
-    converter = StreamConverter(model="m", input_tokens=1)
-    events = converter.start()
-    chunks = [{"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
-              for p in pieces]
-    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    for chunk in chunks:
-        for out in transformer.transform_chunk(chunk, ctx):
-            events += converter.feed(out)
-    for out in transformer.end_stream(ctx):
-        events += converter.feed(out)
-    events += converter.finish()
-    return check_stream(events)
+    return stream_through(transformer, ctx, pieces)
 
 
 def _summary(message: dict[str, Any]) -> list[Any]:

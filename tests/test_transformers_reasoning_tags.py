@@ -19,6 +19,7 @@ from tests.support.anthropic_stream_check import check_stream
 from tests.support.fake_upstream import FakeUpstream, raw_chunks, text
 from tests.support.fixtures import MakeCcr, fake_config
 from tests.support.gateway_client import Sdk
+from tests.support.transformer_stream import stream_through
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:1/v1/chat/completions",
                     models=("m",))
@@ -37,19 +38,7 @@ def _ctx(stream: bool = True) -> TransformContext:
 def _stream(name: str, pieces: list[str]) -> dict[str, Any]:
     """``pieces`` as content deltas through transformer ``name`` and the stream converter;
     the checked Anthropic message that results."""
-    transformer, ctx = _make(name), _ctx()
-    converter = StreamConverter(model="m", input_tokens=1)
-    events = converter.start()
-    chunks = [{"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
-              for p in pieces]
-    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    for chunk in chunks:
-        for out in transformer.transform_chunk(chunk, ctx):
-            events += converter.feed(out)
-    for out in transformer.end_stream(ctx):
-        events += converter.feed(out)
-    events += converter.finish()
-    return check_stream(events)
+    return stream_through(_make(name), _ctx(), pieces)
 
 
 def _blocks(message: dict[str, Any]) -> list[tuple[str, str]]:

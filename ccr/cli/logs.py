@@ -20,11 +20,10 @@ import typer
 
 from ccr.cli.options import ConfigOption
 from ccr.config import ccr_home, default_config_path, read_config_data
-from ccr.logs import REQUEST_LOG_FILE
+from ccr.logs import REQUEST_LOG_FILE, lines_backwards
 
 #: How often ``--follow`` looks for new lines and for a rotated file.
 POLL_INTERVAL_S = 0.2
-_BLOCK = 64 * 1024
 
 Match = Callable[[str], bool]
 
@@ -104,24 +103,7 @@ def tail(path: Path, count: int, match: Match, *, end: int | None = None) -> lis
 def _reversed_lines(path: Path, end: int | None) -> Iterator[str]:
     with path.open("rb") as f:
         size = f.seek(0, os.SEEK_END)
-        end = size if end is None else min(end, size)
-        rest = b""
-        last_block = True
-        position = end
-        while position > 0:
-            start = max(0, position - _BLOCK)
-            f.seek(start)
-            parts = (f.read(position - start) + rest).split(b"\n")
-            position = start
-            if last_block:
-                last_block = False
-                if parts[-1] == b"":
-                    parts.pop()
-            rest = parts.pop(0) if parts else b""
-            for part in reversed(parts):
-                yield part.decode("utf-8", "replace")
-        if end > 0:
-            yield rest.decode("utf-8", "replace")
+        yield from lines_backwards(f, size if end is None else min(end, size))
 
 
 def snapshot(path: Path) -> tuple[int, int] | None:

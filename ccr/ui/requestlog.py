@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccr.logs import REQUEST_LOG_FILE
+from ccr.logs import REQUEST_LOG_FILE, lines_backwards
 
 #: A record's first line: ``2026-12-06 07:30:00,123 INFO key=value ...``.
 _RECORD = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) ([A-Z]+) (.*)")
@@ -121,7 +121,7 @@ def tail(path: Path, count: int, match: Callable[[dict[str, Any]], bool],
     with handle:
         st = os.fstat(handle.fileno())
         found: deque[dict[str, Any]] = deque()
-        for line in _reversed_lines(handle, st.st_size):
+        for line in lines_backwards(handle, st.st_size, unfinished=False):
             row = parse_line(line)
             if row is not None and match(row):
                 found.appendleft(row)
@@ -177,22 +177,3 @@ def _last_newline(handle: Any, size: int) -> int:
             return start + index + 1
         position = start
     return 0
-
-
-def _reversed_lines(handle: Any, size: int) -> Iterator[str]:
-    rest = b""
-    position = size
-    first = True
-    while position > 0:
-        start = max(0, position - _BLOCK)
-        handle.seek(start)
-        parts = (handle.read(position - start) + rest).split(b"\n")
-        position = start
-        if first:
-            first = False
-            parts.pop()  # after the last newline: empty, or a line still being written
-        rest = parts.pop(0) if parts else b""
-        for part in reversed(parts):
-            yield part.decode("utf-8", "replace")
-    if rest:
-        yield rest.decode("utf-8", "replace")
