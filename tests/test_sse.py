@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ccr.protocol.sse import RawEvent, SSEDecoder, SSEEvent, encode_event
 
 STREAM = (
@@ -133,3 +136,36 @@ def test_many_events_in_one_read_come_out_in_order():
 def test_an_event_spanning_reads_keeps_its_name_and_lines():
     reads = (b"event: e\ndata: one\n", b"data: two\n", b"\ndata: three\n\n")
     assert decode_raw(*reads) == [RawEvent("e", b"one\ntwo"), RawEvent(None, b"three")]
+
+
+def decode_data(*reads: bytes) -> list[bytes]:
+    decoder = SSEDecoder()
+    payloads: list[bytes] = []
+    for data in reads:
+        payloads += decoder.feed_data(data)
+    return payloads + decoder.flush_data()
+
+
+def test_data_only_reads_give_each_events_data_bytes():
+    assert decode_data(STREAM) == [b'{"type":"message_start"}', '{"text":"café 🎉"}'.encode(),
+                                   b"[DONE]"]
+
+
+def test_data_only_reads_of_one_line_events_split_anywhere_give_the_same_data():
+    stream = b"".join(b'data: {"n":%d}\n\n' % i for i in range(20))
+    expected = [b'{"n":%d}' % i for i in range(20)]
+    for cut in range(len(stream) + 1):
+        assert decode_data(stream[:cut], stream[cut:]) == expected, cut
+
+
+@given(st.lists(st.sampled_from([
+    b'data: {"a":1}\n\n', b"data: [DONE]\n\n", b"data:x\n\n", b"data: \n\n", b": ping\n\n",
+    b"event: e\ndata: one\ndata: two\n\n", b"id: 7\ndata: i\n\n", b"data: crlf\r\n\r\n",
+    b"data: cr\r\r", b"\n", b"retry: 5\n\n", b"data: last-without-blank-line",
+]), max_size=12), st.lists(st.integers(min_value=0, max_value=400), max_size=6))
+def test_data_only_reads_agree_with_the_full_decoder_on_any_stream_and_split(
+        pieces: list[bytes], cuts: list[int]) -> None:
+    stream = b"".join(pieces)
+    points = sorted({min(c, len(stream)) for c in cuts})
+    reads = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
+    assert decode_data(*reads) == [event.data for event in decode_raw(*reads)]

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -537,18 +538,19 @@ def test_a_failure_ends_a_valid_prefix_with_one_error_event(upstream: Upstream,
 # --- the same chunks through the server's SSE path ---------------------------------------------
 
 
-class _Body:
-    """The part of an httpx response ``ConvertedExchange`` reads: the body, in given reads."""
+class _Reads(httpx.AsyncByteStream):
+    """An upstream body arriving in the given reads."""
 
     def __init__(self, reads: list[bytes]) -> None:
         self._reads = reads
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         for read in self._reads:
             yield read
 
-    async def aclose(self) -> None:
-        return None
+
+def _body(reads: list[bytes]) -> httpx.Response:
+    return httpx.Response(200, stream=_Reads(reads))
 
 
 def _sse_body(chunks: list[dict[str, Any] | None], newline: bytes, comments: bool) -> bytes:
@@ -569,7 +571,7 @@ def _served(reads: list[bytes]) -> list[Event]:
     exchange = ConvertedExchange(
         route=Route(provider, MODEL, "default"),
         ctx=TransformContext(provider=provider, model=MODEL, stream=True, original={}),
-        response=_Body(reads),  # type: ignore[arg-type]
+        response=_body(reads),
         input_estimate=INPUT_ESTIMATE, outcome=Outcome(), idle_s=5.0, ping_interval_s=5.0,
         chain=build_chain(provider, MODEL, key_path="Providers[0]"),
     )

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 
 import aiohttp
 import httpx
 import pytest
 
-from ccr.engine.upstream import Timeouts, Upstream, classify, extract_message, scrub, upstream_error
+from ccr.engine.upstream import (
+    Timeouts,
+    Upstream,
+    body_reads,
+    classify,
+    extract_message,
+    scrub,
+    upstream_error,
+)
 from ccr.protocol.http import HttpRequest
 from tests.support.fake_upstream import FakeUpstream, text
 from tests.support.fixtures import MakeCcr, fake_config
@@ -116,3 +125,57 @@ def test_connections_opened_for_a_burst_of_streams_are_all_reused_by_the_next() 
         first, total = asyncio.run(main(fake))
     assert first == concurrent
     assert total == first
+
+
+async def _serve_once(answer: bytes) -> tuple[asyncio.Server, str]:
+    """A loopback HTTP server that reads one request and writes ``answer`` (raw bytes)."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/v1/chat/completions"
+
+
+def test_a_gzip_encoded_stream_is_read_decoded() -> None:
+    sse = b'data: {"a":1}\n\ndata: [DONE]\n\n'
+    packed = gzip.compress(sse)
+    answer = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: gzip\r\n"
+              b"content-length: %d\r\nconnection: close\r\n\r\n" % len(packed)) + packed
+
+    async def main() -> bytes:
+        server, url = await _serve_once(answer)
+        upstream = Upstream(Timeouts())
+        try:
+            response = await upstream.open(HttpRequest(url=url, headers={}, body={}),
+                                           provider="fake")
+            return b"".join([read async for read in body_reads(response)])
+        finally:
+            await upstream.aclose()
+            server.close()
+
+    assert asyncio.run(main()) == sse
+
+
+def test_an_unencoded_stream_is_read_as_it_arrived() -> None:
+    sse = b'data: {"a":1}\n\ndata: [DONE]\n\n'
+    answer = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+              b"content-length: %d\r\nconnection: close\r\n\r\n" % len(sse)) + sse
+
+    async def main() -> bytes:
+        server, url = await _serve_once(answer)
+        upstream = Upstream(Timeouts())
+        try:
+            response = await upstream.open(HttpRequest(url=url, headers={}, body={}),
+                                           provider="fake")
+            return b"".join([read async for read in body_reads(response)])
+        finally:
+            await upstream.aclose()
+            server.close()
+
+    assert asyncio.run(main()) == sse

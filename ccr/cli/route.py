@@ -254,7 +254,7 @@ async def _route_one(engine: Any, source: str, item: Any, options: _Options,
                 "script": _script_part(engine, decision),
                 "rules": [v.as_json() for v in explain(ctx, engine.config)],
                 "decided_by": decision.rule,
-                "now": ctx.now.isoformat() if ctx.now is not None else None,
+                "now": (ctx.now or datetime.datetime.now().astimezone()).isoformat(),
             }
         if row.recorded is not None and ctx.session_id and row.recorded.usage:
             # the next turn of this session sees this one's usage, as on the server

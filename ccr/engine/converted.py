@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from ccr.agents.base import MAX_ROUNDS, AgentRun, InternalCalls
 from ccr.convert.request import anthropic_to_openai
@@ -123,29 +124,34 @@ class ConvertedExchange(BaseExchange):
         """
         chain, ctx, converter = self._chain, self.ctx, state.converter
         at_end = not data
-        events = state.decoder.flush_raw() if at_end else state.decoder.feed_raw(data)
+        payloads = state.decoder.flush_data() if at_end else state.decoder.feed_data(data)
         out: list[bytes] = []
         if chain.passes_chunks and state.calls is None:
-            for event in events:
-                payload = event.data
+            feed_fast, loads = converter.feed_fast, orjson.loads
+            for payload in payloads:
                 if payload == b"[DONE]":
                     at_end = state.saw_done = True
                     break
                 if payload:
-                    chunk = _parse_chunk(payload)
-                    encoded = converter.feed_fast(chunk)
+                    try:
+                        chunk = loads(payload)
+                    except orjson.JSONDecodeError:
+                        chunk = _parse_chunk(payload)
+                    if type(chunk) is not dict:
+                        chunk = _parse_chunk(payload)  # raises: not a JSON object
+                    encoded = feed_fast(chunk)
                     out.append(encoded if encoded is not None else _encode(converter.feed(chunk)))
         else:
             chunks: list[dict[str, Any]] = []
-            for event in events:
-                if event.data == b"[DONE]":
+            for payload in payloads:
+                if payload == b"[DONE]":
                     at_end = state.saw_done = True
                     break
-                if event.data:
+                if payload:
                     if chain.is_async:  # a sandboxed stage takes the whole read in one batch
-                        chunks.append(_parse_chunk(event.data))
+                        chunks.append(_parse_chunk(payload))
                     else:
-                        chunks += chain.chunk(_parse_chunk(event.data), ctx)
+                        chunks += chain.chunk(_parse_chunk(payload), ctx)
             if chain.is_async:
                 chunks = await chain.achunks(chunks, ctx, end=at_end)
             elif at_end:

@@ -168,7 +168,10 @@ class Engine:
         if self.script is not None:
             resilience = self.resilience
             ctx.providers = resilience.health.script_view(resilience.providers(config))
-        ctx.now = request.now or datetime.datetime.now().astimezone()
+        if request.now is not None:
+            ctx.now = request.now
+        elif self.script is not None or self.records is not None:  # req.now, a record's time
+            ctx.now = datetime.datetime.now().astimezone()
         decision = await decide(ctx, config, script=self.script,
                                 script_config=self.script_config)
         for warning in decision.warnings:

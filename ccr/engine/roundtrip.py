@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from ccr.engine.upstream import classify, scrub
+from ccr.engine.upstream import body_reads, classify, scrub
 from ccr.errors import ApiError, CcrError, TransformerFailed
 from ccr.routing.context import Route
 from ccr.transformers.base import TransformContext
@@ -72,7 +72,7 @@ class BaseExchange:
         than ``idle_s`` while waiting for a read raises ``TimeoutError``; time the caller spends
         handling data does not count. The response is closed when the caller stops iterating."""
         watch = _IdleWatch(self.idle_s)
-        source = self.response.aiter_bytes().__aiter__()
+        source = body_reads(self.response)
         try:
             while True:
                 watch.reading = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from html import unescape
 from http import HTTPStatus
@@ -33,6 +33,8 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 #: Upstream connections one server process may hold open at once (beyond it, requests wait
 #: for a free connection); all of them may stay idle in the pool between requests.
 MAX_CONNECTIONS = 512
+#: Upstream URLs remembered with their transport (a config names a handful).
+_MAX_URLS = 1024
 
 
 @dataclass(frozen=True)
@@ -106,17 +108,17 @@ class Upstream:
             follow_redirects=False,
             mounts=_direct_mounts(no_proxy, limits) if proxy_url else None,
         )
+        self._default_headers = dict(self._client.headers)
+        self._extensions = {"timeout": self._client.timeout.as_dict()}
+        #: Each upstream URL parsed once, with the transport (direct or proxy) that serves it.
+        self._routes: dict[str, tuple[httpx.URL, httpx.AsyncBaseTransport]] = {}
 
     async def open(self, http: HttpRequest, *, provider: str) -> httpx.Response:
         """Send the request and return the response with its body unread (caller closes it).
         A non-2xx answer is read, closed and raised as an :class:`ApiError`."""
-        request = self._client.build_request(
-            "POST", http.url, headers=http.headers, content=codec.dumps(http.body)
-        )
         try:
-            response = await asyncio.wait_for(
-                self._client.send(request, stream=True), self.timeouts.first_byte_s
-            )
+            async with asyncio.timeout(self.timeouts.first_byte_s):
+                response = await self._send(http)
         except (TimeoutError, httpx.HTTPError) as exc:
             kind, detail = classify(exc)
             where = f"provider {provider} ({_host(http.url)})"
@@ -144,8 +146,35 @@ class Upstream:
             raise UpstreamFailed(message, error.status, error.error_type, failure=failure)
         return response
 
+    async def _send(self, http: HttpRequest) -> httpx.Response:
+        """The request straight to its transport (the client's proxy mounts chosen once per
+        URL): no redirects, auth or cookies to handle, so the client's per-request machinery
+        (URL and header merging, cookie extraction) is skipped."""
+        known = self._routes.get(http.url)
+        if known is None:
+            url = httpx.URL(http.url)
+            known = (url, self._client._transport_for_url(url))
+            if len(self._routes) < _MAX_URLS:
+                self._routes[http.url] = known
+        url, transport = known
+        headers = httpx.Headers(self._default_headers)
+        headers.update(http.headers)
+        request = httpx.Request("POST", url, headers=headers, content=codec.dumps(http.body),
+                                extensions=self._extensions)
+        return await transport.handle_async_request(request)
+
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def body_reads(response: httpx.Response) -> AsyncIterator[bytes]:
+    """A streamed body's reads: straight from the transport when the body is not encoded
+    (httpx's decoder and chunker would only pass each read through), else decoded by httpx."""
+    encoding = response.headers.get("content-encoding")
+    stream = response.stream
+    if (not encoding or encoding == "identity") and isinstance(stream, httpx.AsyncByteStream):
+        return stream.__aiter__()
+    return response.aiter_bytes().__aiter__()
 
 
 class UpstreamFailed(ApiError):

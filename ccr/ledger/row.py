@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 
@@ -33,11 +34,13 @@ class UsageRow:
     latency_ms: float = 0.0  #: arrival to the last byte sent
 
     def values(self) -> tuple[Any, ...]:
-        return astuple(self)
+        """The row in :data:`COLUMNS` order (every field is a flat value)."""
+        return _values(self)  # type: ignore[no-any-return]
 
 
 #: Column names in table order (the same for SQLite and Postgres).
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRow))
+_values = attrgetter(*COLUMNS)
 
 
 def token_counts(usage: Mapping[str, Any] | None) -> dict[str, int]:

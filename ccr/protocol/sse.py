@@ -85,6 +85,33 @@ class SSEDecoder:
                 self._line(line, events)
         return events
 
+    def feed_data(self, data: bytes) -> list[bytes]:
+        """Like :meth:`feed_raw`, each event's data only, for readers that use neither event
+        names nor ids (OpenAI-style streams). A read of whole one-line ``data: ...`` events,
+        which is what such streams send, costs one split and one slice per event."""
+        if self._skip_lf or self._data or self._event is not None or self._id is not None \
+                or b"\r" in data:
+            return [event.data for event in self.feed_raw(data)]
+        if self._tail:
+            data = self._tail + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._tail = data
+            return []
+        blocks = data[:end + 1].split(b"\n\n")
+        if not blocks.pop() and data.count(b"\n", 0, end + 1) == 2 * len(blocks):
+            # every block is a single line; all of them "data: ..." is the common case
+            payloads = [block[6:] for block in blocks if block[:6] == b"data: "]
+            if len(payloads) == len(blocks):
+                self._tail = data[end + 1:]
+                return payloads
+        self._tail = b""
+        return [event.data for event in self.feed_raw(data)]
+
+    def flush_data(self) -> list[bytes]:
+        """Like :meth:`flush_raw`, each event's data only."""
+        return [event.data for event in self.flush_raw()]
+
     def flush_raw(self) -> list[RawEvent]:
         """Like :meth:`flush`, with each event's data as bytes."""
         tail, self._tail = self._tail, b""
