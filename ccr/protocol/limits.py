@@ -18,20 +18,23 @@ MAX_JSON_DEPTH = 200
 def depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether parsed JSON nests more than ``limit`` arrays/objects inside each other.
 
-    Answered without recursion (about 0.1 ms for a 120 KB Claude Code request).
+    Answered level by level without recursion (about 30 µs for a 78 KB Claude Code request);
+    parsed JSON holds plain ``dict`` and ``list`` objects only, so exact type checks suffice.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        deeper: list[Any] = []
+        add = deeper.append
+        for item in level:
+            for child in (item.values() if type(item) is dict else item):
+                kind = type(child)
+                if kind is dict or kind is list:
+                    add(child)
+        level = deeper
     return False
 
 

@@ -6,11 +6,11 @@ No locks are needed: every method runs to completion on the event loop without a
 
 from __future__ import annotations
 
-import copy
 import secrets
 from collections.abc import Callable
 from typing import Any
 
+from ccr.protocol import codec
 from ccr.state.base import Json, StateStore, now, window_start
 
 #: Sweep expired entries after this many writes (amortised cleanup, no timer task).
@@ -22,7 +22,8 @@ class MemoryStore(StateStore):
 
     def __init__(self, clock: Callable[[], float] = now) -> None:
         self._clock = clock
-        #: key -> (value, expires_at or None); numbers and JSON values share it.
+        #: key -> (value, expires_at or None): counters as numbers, JSON values as their
+        #: encoded bytes (a copy nobody can change, as the shared stores keep them).
         self._values: dict[str, tuple[Any, float | None]] = {}
         #: key -> {token: lease expiry}
         self._leases: dict[str, dict[str, float]] = {}
@@ -87,11 +88,14 @@ class MemoryStore(StateStore):
 
     async def get(self, key: str) -> Json | None:
         entry = self._live(key)
-        return copy.deepcopy(entry[0]) if entry is not None else None
+        if entry is None:
+            return None
+        value = entry[0]
+        return codec.loads(value) if isinstance(value, bytes) else value
 
     async def set(self, key: str, value: Json, ttl_s: float | None = None) -> None:
         expires = self._clock() + ttl_s if ttl_s is not None else None
-        self._values[key] = (copy.deepcopy(value), expires)
+        self._values[key] = (codec.dumps(value), expires)
         self._wrote()
 
     async def delete(self, key: str) -> None:
