@@ -1,6 +1,6 @@
 """The CLI starts fast: ``ccr statusline`` loads no typer, rich, asyncio or pydantic, ``ccr
---help`` loads no command module, a command loads only its own module; ``ccr --version``
-works."""
+route --dry-run`` no typer, pydantic or HTTP client, ``ccr --help`` loads no command module, a
+command loads only its own module; ``ccr --version`` works."""
 
 from __future__ import annotations
 
@@ -54,6 +54,27 @@ def test_statusline_options_take_the_fast_path_too(tmp_path: Path) -> None:
 def test_statusline_help_goes_to_the_full_parser(tmp_path: Path) -> None:
     modules, out = loaded_after(["statusline", "--help"], tmp_path)
     assert "--theme" in out and "typer" in modules
+
+
+def test_a_route_dry_run_loads_no_typer_pydantic_or_http_client(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "Providers": [{"name": "p", "api_base_url": "http://127.0.0.1:9/v1/chat/completions",
+                       "models": ["m"]}],
+        "Router": {"default": "p,m"}, "LOG": False}))
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "m", "max_tokens": 8,
+                                   "messages": [{"role": "user", "content": "Say hi."}]}))
+    modules, out = loaded_after(["route", "--dry-run", str(request), "--config", str(config)],
+                                tmp_path)
+    assert out.startswith("route:        p,m\n")
+    assert not [m for m in ("typer", "rich", "pydantic", "sanic", "httpx", "aiohttp", "json_repair")
+                if m in modules]
+
+
+def test_route_help_goes_to_the_full_parser(tmp_path: Path) -> None:
+    modules, out = loaded_after(["route", "--help"], tmp_path)
+    assert "--session-input" in out and "typer" in modules
 
 
 def test_help_lists_every_command_without_loading_any(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""The ``ccr`` executable: answers ``--version``, ``--help``, ``statusline`` and ``status``
-before loading typer, then hands everything else to the typer app.
+"""The ``ccr`` executable: answers ``--version``, ``--help``, ``statusline``, ``status`` and
+``route`` before loading typer, then hands everything else to the typer app.
 
 ``ccr statusline`` runs on every Claude Code status refresh, so it must cost little more than
-the interpreter itself; ``ccr --help`` should not import every command to list them.
+the interpreter itself; ``ccr --help`` should not import every command to list them; ``ccr
+route --dry-run`` is run in loops and CI, where typer would cost more than the routing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def main(argv: list[str] | None = None) -> None:
         from ccr.cli.status import fast_main as status_main
 
         code = status_main(args[1:])
+        if code is not None:
+            sys.exit(code)
+    if args[:1] == ["route"]:
+        from ccr.cli.route_fast import fast_main as route_main
+
+        code = route_main(args[1:])
         if code is not None:
             sys.exit(code)
     from ccr.cli.main import app
