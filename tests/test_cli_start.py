@@ -23,12 +23,13 @@ HEAVY = ("typer", "rich", "asyncio", "pydantic", "sanic", "httpx", "aiohttp", "j
 
 def loaded_after(args: list[str], tmp_path: Path, stdin: str = "") -> tuple[list[str], str]:
     """The modules ``ccr ARGS`` imported (top-level names), and what it printed."""
-    code = (
-        "import sys, json\n"
+    code = (  # read at exit: ``ccr route`` ends the process itself (exit handlers run)
+        "import atexit, sys, json\n"
+        "atexit.register(lambda: sys.stderr.write("
+        "json.dumps(sorted({m.split('.')[0] for m in sys.modules}))))\n"
         f"sys.argv = ['ccr', *{args!r}]\n"
         "from ccr.cli.entry import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "main()\n"
     )
     env = {"CCR_HOME": str(tmp_path / "home"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True,

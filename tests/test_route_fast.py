@@ -195,3 +195,36 @@ def test_the_fast_path_answers_as_typer_does(template: list[str], files: dict[st
     typed = run_ccr(argv, tmp_path, through_typer=True)
     assert (fast.returncode, without_timings(fast.stdout), fast.stderr) == (
         typed.returncode, without_timings(typed.stdout), typed.stderr)
+
+
+# -- ending the process ---------------------------------------------------------------------
+
+
+def run_entry(setup: str, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``ccr ARGV`` through the entry point after ``setup`` ran in the same interpreter."""
+    code = f"{setup}\nfrom ccr.cli.entry import main\nmain({argv!r})\n"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "HOME": str(cwd),
+           "CCR_HOME": str(cwd / "home")}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.e2e
+def test_exit_handlers_still_run_after_a_dry_run(files: dict[str, str], tmp_path: Path) -> None:
+    setup = "import atexit, sys\natexit.register(lambda: sys.stderr.write('handler ran\\n'))"
+    done = run_entry(setup, expand(["route", "--dry-run", "{req}", "-c", "{config}"], files),
+                     tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("route:")
+    assert done.stderr == "handler ran\n"
+
+
+@pytest.mark.e2e
+def test_a_thread_still_running_is_waited_for(files: dict[str, str], tmp_path: Path) -> None:
+    setup = ("import sys, threading, time\n"
+             "def late():\n    time.sleep(0.3)\n    sys.stderr.write('thread finished\\n')\n"
+             "threading.Thread(target=late).start()")
+    done = run_entry(setup, expand(["route", "--dry-run", "{broken}", "-c", "{config}"], files),
+                     tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == "thread finished\n"

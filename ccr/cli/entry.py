@@ -37,10 +37,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
     if args[:1] == ["route"]:
         from ccr.cli.route_fast import fast_main as route_main
+        from ccr.cli.route_fast import finish
 
         code = route_main(args[1:])
         if code is not None:
-            sys.exit(code)
+            finish(code)
     from ccr.cli.main import app
 
     app(args=args, prog_name="ccr")
