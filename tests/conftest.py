@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,20 @@ import pytest
 from tests.support.ccr_server import CcrServer
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.fixtures import MakeCcr, fake_config
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tokenizer_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tokeniser's decoded ranks are cached in a folder of this test run (the processes the
+    tests start inherit it), never under the user's ``~/.claude-code-router``."""
+    if "TIKTOKEN_CACHE_DIR" in os.environ:
+        yield
+        return
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("tiktoken-cache"))
+    try:
+        yield
+    finally:
+        os.environ.pop("TIKTOKEN_CACHE_DIR", None)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The CLI starts fast: ``ccr statusline`` loads no typer, rich, asyncio or pydantic, ``ccr
---help`` loads no command module, a command loads only its own module; ``ccr --version``
-works."""
+route --dry-run`` no typer, pydantic or HTTP client, ``ccr --help`` loads no command module, a
+command loads only its own module; ``ccr --version`` works."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ HEAVY = ("typer", "rich", "asyncio", "pydantic", "sanic", "httpx", "aiohttp", "j
 
 def loaded_after(args: list[str], tmp_path: Path, stdin: str = "") -> tuple[list[str], str]:
     """The modules ``ccr ARGS`` imported (top-level names), and what it printed."""
-    code = (
-        "import sys, json\n"
+    code = (  # read at exit: ``ccr route`` ends the process itself (exit handlers run)
+        "import atexit, sys, json\n"
+        "atexit.register(lambda: sys.stderr.write("
+        "json.dumps(sorted({m.split('.')[0] for m in sys.modules}))))\n"
         f"sys.argv = ['ccr', *{args!r}]\n"
         "from ccr.cli.entry import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "main()\n"
     )
     env = {"CCR_HOME": str(tmp_path / "home"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True,
@@ -54,6 +55,27 @@ def test_statusline_options_take_the_fast_path_too(tmp_path: Path) -> None:
 def test_statusline_help_goes_to_the_full_parser(tmp_path: Path) -> None:
     modules, out = loaded_after(["statusline", "--help"], tmp_path)
     assert "--theme" in out and "typer" in modules
+
+
+def test_a_route_dry_run_loads_no_typer_pydantic_or_http_client(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "Providers": [{"name": "p", "api_base_url": "http://127.0.0.1:9/v1/chat/completions",
+                       "models": ["m"]}],
+        "Router": {"default": "p,m"}, "LOG": False}))
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "m", "max_tokens": 8,
+                                   "messages": [{"role": "user", "content": "Say hi."}]}))
+    modules, out = loaded_after(["route", "--dry-run", str(request), "--config", str(config)],
+                                tmp_path)
+    assert out.startswith("route:        p,m\n")
+    assert not [m for m in ("typer", "rich", "pydantic", "sanic", "httpx", "aiohttp", "json_repair")
+                if m in modules]
+
+
+def test_route_help_goes_to_the_full_parser(tmp_path: Path) -> None:
+    modules, out = loaded_after(["route", "--help"], tmp_path)
+    assert "--session-input" in out and "typer" in modules
 
 
 def test_help_lists_every_command_without_loading_any(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""The ``ccr`` executable: answers ``--version``, ``--help``, ``statusline`` and ``status``
-before loading typer, then hands everything else to the typer app.
+"""The ``ccr`` executable: answers ``--version``, ``--help``, ``statusline``, ``status`` and
+``route`` before loading typer, then hands everything else to the typer app.
 
 ``ccr statusline`` runs on every Claude Code status refresh, so it must cost little more than
-the interpreter itself; ``ccr --help`` should not import every command to list them.
+the interpreter itself; ``ccr --help`` should not import every command to list them; ``ccr
+route --dry-run`` is run in loops and CI, where typer would cost more than the routing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ def main(argv: list[str] | None = None) -> None:
         code = status_main(args[1:])
         if code is not None:
             sys.exit(code)
+    if args[:1] == ["route"]:
+        from ccr.cli.route_fast import fast_main as route_main
+        from ccr.cli.route_fast import finish
+
+        code = route_main(args[1:])
+        if code is not None:
+            finish(code)
     from ccr.cli.main import app
 
     app(args=args, prog_name="ccr")

@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import typer
+from ccr.cli.echo import echo
 
 if TYPE_CHECKING:
-    from ccr.cli.route import Row
+    from ccr.cli.route_run import Row
 
 NOT_LOADED = "router script not loaded (see above)"
 
@@ -21,7 +21,7 @@ def print_rows(rows: Sequence[Row], *, as_json: bool, many: bool, load_error: st
                prices: Any = None) -> None:
     """Print the rows; the script's load error goes to stderr once, not once per row."""
     if load_error:
-        typer.echo(f"router script: {load_error}", err=True)
+        echo(f"router script: {load_error}", err=True)
     replay = any(r.recorded is not None for r in rows)
     if as_json:
         _print_json(rows, many=many, summary=_summary(rows, prices) if replay else None)
@@ -30,23 +30,23 @@ def print_rows(rows: Sequence[Row], *, as_json: bool, many: bool, load_error: st
         _print_one(rows[0], load_error)
         return
     _print_table(rows, load_error, replay=replay)
-    typer.echo("")
+    echo("")
     if replay:
         _print_summary(_summary(rows, prices))
     else:
         counts = Counter((r.route or "(error)") for r in rows if not r.skipped)
         for name, count in counts.most_common():
-            typer.echo(f"{count:>6}  {name}")
+            echo(f"{count:>6}  {name}")
 
 
 def _print_json(rows: Sequence[Row], *, many: bool, summary: dict[str, Any] | None) -> None:
     if many or summary is not None:
         for row in rows:
-            typer.echo(json.dumps(row.as_json()))
+            echo(json.dumps(row.as_json()))
         if summary is not None:
-            typer.echo(json.dumps({"summary": summary}))
+            echo(json.dumps({"summary": summary}))
     else:
-        typer.echo(json.dumps(rows[0].as_json(), indent=2))
+        echo(json.dumps(rows[0].as_json(), indent=2))
 
 
 def _status(row: Row, load_error: str | None) -> str:
@@ -79,9 +79,9 @@ def _print_one(row: Row, load_error: str | None) -> None:
     for warning in row.warnings:
         fields.append(("warning", warning))
     for key, value in fields:
-        typer.echo(f"{key + ':':<14}{value}")
+        echo(f"{key + ':':<14}{value}")
     if row.explanation is not None:
-        typer.echo("explain:")
+        echo("explain:")
         _print_explanation(row.explanation, indent="  ")
 
 
@@ -90,20 +90,20 @@ def _print_table(rows: Sequence[Row], load_error: str | None, *, replay: bool) -
     if replay:
         route_width = max([len("before"), *(len(r.recorded.route or "-") for r in rows
                                             if r.recorded is not None)])
-        typer.echo(f"{'request':<{width}}  {'before':<{route_width}}    {'after':<32} "
+        echo(f"{'request':<{width}}  {'before':<{route_width}}    {'after':<32} "
                    f"{'rule':<12} {'tokens':>7}  note")
     else:
-        typer.echo(f"{'request':<{width}}  {'rule':<12} {'route':<32} {'tokens':>7}  note")
+        echo(f"{'request':<{width}}  {'rule':<12} {'route':<32} {'tokens':>7}  note")
     for r in rows:
         tokens = r.token_count if r.token_count is not None else "-"
         status = _status(r, load_error)
         if replay:
             before = (r.recorded.route if r.recorded is not None else None) or "-"
             mark = "->" if r.changed else "=="
-            typer.echo(f"{r.source:<{width}}  {before:<{route_width}} {mark} "
+            echo(f"{r.source:<{width}}  {before:<{route_width}} {mark} "
                        f"{r.route or '-':<32} {r.rule or '-':<12} {tokens:>7}  {status}")
         else:
-            typer.echo(f"{r.source:<{width}}  {r.rule or '-':<12} {r.route or '-':<32} "
+            echo(f"{r.source:<{width}}  {r.rule or '-':<12} {r.route or '-':<32} "
                        f"{tokens:>7}  {status}")
         if r.explanation is not None:
             _print_explanation(r.explanation, indent=" " * (width + 2))
@@ -111,7 +111,7 @@ def _print_table(rows: Sequence[Row], load_error: str | None, *, replay: bool) -
 
 def _print_explanation(explanation: dict[str, Any], *, indent: str) -> None:
     if explanation.get("now"):
-        typer.echo(f"{indent}{'now':<13}{explanation['now']}")
+        echo(f"{indent}{'now':<13}{explanation['now']}")
     script = explanation.get("script")
     decided = explanation.get("decided_by")
     if script is not None:
@@ -122,9 +122,9 @@ def _print_explanation(explanation: dict[str, Any], *, indent: str) -> None:
             what = f"returned {script['returned']}{ms}"
         else:
             what = f"returned None{ms}: the built-in rules decide"
-        typer.echo(f"{indent}{'script':<13}{what}")
+        echo(f"{indent}{'script':<13}{what}")
         for line in (script.get("output") or "").rstrip().splitlines():
-            typer.echo(f"{indent}{'':<13}print: {line}")
+            echo(f"{indent}{'':<13}print: {line}")
     first = True
     for verdict in explanation.get("rules") or []:
         route = verdict.get("route")
@@ -133,7 +133,7 @@ def _print_explanation(explanation: dict[str, Any], *, indent: str) -> None:
             mark = "  <- decides" if decided != "custom" else "  <- would decide without the script"
             first = False
         shown = route or "-"
-        typer.echo(f"{indent}{verdict['rule']:<13}{shown:<32} {verdict['reason']}{mark}")
+        echo(f"{indent}{verdict['rule']:<13}{shown:<32} {verdict['reason']}{mark}")
 
 
 # -- replays ------------------------------------------------------------------------------------
@@ -187,19 +187,19 @@ def _cost(prices: Any, route: str | None, usage: dict[str, Any]) -> float | None
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    typer.echo(f"{summary['changed']} of {summary['requests']} requests change route")
+    echo(f"{summary['changed']} of {summary['requests']} requests change route")
     routes = sorted(set(summary["before"]) | set(summary["after"]),
                     key=lambda name: (-summary["after"].get(name, 0), name))
     width = max([len("route"), *(len(name) for name in routes)])
-    typer.echo(f"{'route':<{width}}  {'before':>6}  {'after':>6}")
+    echo(f"{'route':<{width}}  {'before':>6}  {'after':>6}")
     for name in routes:
-        typer.echo(f"{name:<{width}}  {summary['before'].get(name, 0):>6}  "
+        echo(f"{name:<{width}}  {summary['before'].get(name, 0):>6}  "
                    f"{summary['after'].get(name, 0):>6}")
     if summary["cost_before_usd"] is None:
-        typer.echo("estimated cost: no PRICES for these routes")
+        echo("estimated cost: no PRICES for these routes")
         return
     before, after = summary["cost_before_usd"], summary["cost_after_usd"]
     note = f" ({summary['unpriced']} requests without prices left out)" if summary[
         "unpriced"] else ""
-    typer.echo(f"estimated cost of the recorded usage: ${before:.4f} before, ${after:.4f} after "
+    echo(f"estimated cost of the recorded usage: ${before:.4f} before, ${after:.4f} after "
                f"({after - before:+.4f}){note}")

@@ -22,11 +22,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from typing import Any
 
 import tiktoken
 
+from ccr.config.paths import ccr_home_str
+from ccr.context.ranks_cache import cache_path, read_ranks, write_ranks
 from ccr.errors import CcrError
 from ccr.protocol import codec
 
@@ -61,7 +62,19 @@ class TokenizerDataError(CcrError, RuntimeError):
 
 @functools.cache
 def cl100k_encoding() -> tiktoken.Encoding:
-    """The cl100k_base encoding, built once per process from the file shipped in the package."""
+    """The cl100k_base encoding, built once per process from the file shipped in the package.
+
+    Its decoded ranks are cached (see :mod:`ccr.context.ranks_cache`): decoding the file takes
+    longer than the rest of a ``ccr route --dry-run``."""
+    cache = ranks_cache_file()
+    ranks = read_ranks(cache) if cache is not None else None
+    if ranks is not None:
+        try:
+            return _encoding(ranks)
+        except (TypeError, ValueError, OverflowError):
+            pass  # not a table of bytes to ranks: decoded again and rewritten below
+    from importlib import resources  # only here: it imports tempfile and shutil
+
     resource = resources.files(__package__).joinpath("data", ENCODING_FILE)
     try:
         contents = resource.read_bytes()
@@ -69,10 +82,28 @@ def cl100k_encoding() -> tiktoken.Encoding:
         raise TokenizerDataError(
             f"cannot read the tokeniser file {resource}: {exc}; reinstall ccr"
         ) from exc
-    return _encoding_from_bytes(contents, source=str(resource))
+    ranks = _ranks_from_bytes(contents, source=str(resource))
+    encoding = _encoding(ranks)
+    if cache is not None:
+        write_ranks(cache, ranks)
+    return encoding
+
+
+def ranks_cache_file() -> str | None:
+    """Where the decoded ranks are cached: ``$TIKTOKEN_CACHE_DIR`` when set (empty turns the
+    cache off, as in tiktoken), else ``<CCR_HOME>/cache``."""
+    folder = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if folder is None:
+        folder = os.path.join(ccr_home_str(), "cache")
+    return cache_path(folder, ENCODING_NAME, ENCODING_SHA256) if folder else None
 
 
 def _encoding_from_bytes(contents: bytes, *, source: str) -> tiktoken.Encoding:
+    return _encoding(_ranks_from_bytes(contents, source=source))
+
+
+def _ranks_from_bytes(contents: bytes, *, source: str) -> dict[bytes, int]:
+    """The ``{token bytes: rank}`` table of a ``.tiktoken`` file, checked against its sha256."""
     actual = hashlib.sha256(contents).hexdigest()
     if actual != ENCODING_SHA256:
         raise TokenizerDataError(
@@ -85,6 +116,10 @@ def _encoding_from_bytes(contents: bytes, *, source: str) -> tiktoken.Encoding:
             continue
         token, rank = line.split()
         ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def _encoding(ranks: dict[bytes, int]) -> tiktoken.Encoding:
     encoding = tiktoken.Encoding(
         name=ENCODING_NAME,
         pat_str=_CL100K_PAT_STR,

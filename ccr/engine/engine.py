@@ -16,13 +16,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ccr.agents import AgentRun, ImageAgent
 from ccr.config import Config, default_config_path, script_view
-from ccr.context.records import RecordWriter, build_record
 from ccr.context.stores import Stores
-from ccr.engine.handover import without_foreign_reasoning
 from ccr.engine.request import ClientRequest
-from ccr.engine.resilience import ResilienceState
 from ccr.errors import ApiError
 from ccr.routing.context import Route
 from ccr.routing.decide import Decision, decide, script_request
@@ -31,9 +27,12 @@ from ccr.transformers.chain import Chain, build_chains, catalog_for
 from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 
 if TYPE_CHECKING:
+    from ccr.agents import AgentRun
+    from ccr.context.records import RecordWriter
     from ccr.engine.attempt_loop import AnsweredExchange
     from ccr.engine.converted import ConvertedExchange
     from ccr.engine.passthrough import PassthroughExchange
+    from ccr.engine.resilience import ResilienceState
     from ccr.engine.upstream import Upstream
     from ccr.sandbox import RouterScript
 
@@ -59,12 +58,11 @@ class Engine:
     upstream: Upstream | None = None
     #: Requests being served by this engine (a replaced engine retires when it reaches 0).
     in_flight: int = 0
-    #: Provider health, sticky fallbacks and limits (health survives reloads).
-    resilience: ResilienceState = field(default_factory=lambda: ResilienceState.build(Config()))
     #: Opt-in traffic records (``RECORD``); set by :meth:`start` when serving.
     records: RecordWriter | None = None
     _owns_upstream: bool = False
     _owns_records: bool = False
+    _resilience: ResilienceState | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, config: Config, *, stores: Stores | None = None) -> Engine:
@@ -79,8 +77,17 @@ class Engine:
             script=_router_script(config),
             transformers=transformers,
             stores=stores if stores is not None else Stores(),
-            resilience=ResilienceState.build(config),
         )
+
+    @property
+    def resilience(self) -> ResilienceState:
+        """Provider health, sticky fallbacks and limits (health survives reloads); built on
+        first use, which a dry run without a router script never makes."""
+        if self._resilience is None:
+            from ccr.engine.resilience import ResilienceState
+
+            self._resilience = ResilienceState.build(self.config)
+        return self._resilience
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -114,6 +121,8 @@ class Engine:
             self.records, self._owns_records = previous.records, True
             previous._owns_records = False
             return
+        from ccr.context.records import RecordWriter
+
         self.records = RecordWriter.for_settings(settings, self.stores.home)
         self._owns_records = self.records is not None
 
@@ -184,6 +193,7 @@ class Engine:
         and retry advice in its ``headers``) when every attempt failed."""
         from ccr.engine.attempt_loop import open_with_fallbacks
         from ccr.engine.exchange import open_exchange
+        from ccr.engine.handover import without_foreign_reasoning
 
         ctx = decision.ctx
         assert ctx is not None, "decision must come from Engine.route"
@@ -267,6 +277,8 @@ class Engine:
         ctx, records = decision.ctx, self.records
         if ctx is None or records is None:
             return
+        from ccr.context.records import build_record
+
         at = ctx.now or datetime.datetime.now().astimezone()
         latency = (datetime.datetime.now(at.tzinfo) - at).total_seconds() * 1000
         records.write(build_record(
@@ -286,6 +298,8 @@ class Engine:
     def _image_agent(self, image_route: str | None, route: Route,
                      body: dict[str, Any]) -> AgentRun | None:
         """The image agent for this request, if ``Router.image`` is set and it applies."""
+        from ccr.agents import ImageAgent
+
         chain = self.chains[(route.provider.name, route.model)]
         if not image_route or chain.protocol == "anthropic":
             return None

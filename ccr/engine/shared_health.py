@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ccr.engine.breaker import Breaker
 from ccr.engine.health import Health
-from ccr.state.cooldowns import Cooldowns
+
+if TYPE_CHECKING:  # the server passes its store's; routing alone never opens a store
+    from ccr.state.cooldowns import Cooldowns
 
 Clock = Callable[[], float]
 

@@ -8,6 +8,8 @@ built-in of that name for that config only.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -71,22 +73,69 @@ class Catalog:
                               path=key_path) from None
 
 
+#: Each built-in transformer (lower-cased name) and the module under
+#: :mod:`ccr.transformers.builtin` that registers it: a config imports only the modules its
+#: chains name (``tests/test_transformer_registry.py`` keeps this in step with the modules).
+BUILTIN_MODULES: dict[str, str] = {
+    "anthropic": "anthropic",
+    "cerebras": "cerebras",
+    "cleancache": "cleancache",
+    "customparams": "customparams",
+    "deepseek": "deepseek",
+    "enhancetool": "enhancetool",
+    "extrathinktag": "extrathinktag",
+    "forcereasoning": "forcereasoning",
+    "gemini": "gemini",
+    "groq": "groq",
+    "maxcompletiontokens": "maxcompletiontokens",
+    "maxtoken": "maxtoken",
+    "openai": "openai",
+    "openai-responses": "openai_responses",
+    "openrouter": "openrouter",
+    "reasoning": "reasoning",
+    "sampling": "sampling",
+    "streamoptions": "streamoptions",
+    "texttoolcalls": "texttoolcalls",
+    "tooluse": "tooluse",
+    "vercel": "vercel",
+    "vertex-claude": "vertex",
+    "vertex-gemini": "vertex",
+    "vertex-openai": "vertex",
+}
+
+
 class _Builtins(Catalog):
-    """The built-in catalog; the built-in modules are imported on first use."""
+    """The built-in catalog: a built-in's module is imported when its name is first asked
+    for, every module when all names are (a listing, or an unknown name's error)."""
 
-    _loaded = False
+    _all_loaded = False
 
-    def _ensure(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            import ccr.transformers.builtin  # noqa: F401  (registers on import)
+    def _load(self, name: str) -> None:
+        module = BUILTIN_MODULES.get(name.lower())
+        if module is not None:
+            importlib.import_module(f"ccr.transformers.builtin.{module}")
+
+    def _load_all(self) -> None:
+        if not self._all_loaded:
+            self._all_loaded = True
+            import ccr.transformers.builtin as package
+
+            for found in pkgutil.iter_modules(package.__path__):
+                if not found.name.startswith("_"):
+                    importlib.import_module(f"{package.__name__}.{found.name}")
 
     def get(self, name: str) -> Factory | None:
-        self._ensure()
-        return super().get(name)
+        found = super().get(name)
+        if found is None:
+            self._load(name)
+            found = super().get(name)
+        if found is None and not self._all_loaded:
+            self._load_all()  # a built-in missing from BUILTIN_MODULES is still found
+            found = super().get(name)
+        return found
 
     def names(self) -> list[str]:
-        self._ensure()
+        self._load_all()
         return super().names()
 
 

@@ -152,7 +152,9 @@ async def _route_with_draft(engine: Any, request: ClientRequest, draft: str) -> 
         async with script:
             if script.load_error:
                 raise ValueError(f"the draft does not load: {script.load_error}")
-            trial = dataclasses.replace(engine, script=script, _owns_upstream=False)
+            # the serving engine's provider health too (built on first use), not a copy's own
+            trial = dataclasses.replace(engine, script=script, _owns_upstream=False,
+                                        _resilience=engine.resilience)
             return await trial.route(request)
 
 

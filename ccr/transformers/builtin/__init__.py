@@ -1,7 +1,5 @@
-"""Built-in transformers: each module here registers its classes on import, as a user's would."""
+"""Built-in transformers: each module here registers its classes on import, as a user's would.
 
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+The catalog (:mod:`ccr.transformers.registry`) imports a module when a config first names one of
+its transformers, so a config that uses two built-ins does not load the other twenty.
+"""
