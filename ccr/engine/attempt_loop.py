@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 OpenRoute = Callable[[Route, bool], Awaitable["Exchange"]]
 #: A router script's ``on_error``: the failure in, a route to try next (or None) out.
 OnError = Callable[[dict[str, Any]], Awaitable["str | None"]]
+#: Told the ``x-ccr-*`` headers once a stream's upstream has accepted it on a route that can
+#: no longer change (the server sends its response headers then, see :func:`_attempt`).
+OnAccepted = Callable[[dict[str, str]], Awaitable[None]]
 
 
 class AnsweredExchange:
@@ -153,9 +156,12 @@ def targets_for(config: Config, names: list[str]) -> list[Target]:
 
 async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: Decision,
                               open_route: OpenRoute, *, fallback: list[str],
-                              on_error: OnError | None = None) -> AnsweredExchange:
-    """Raises :class:`ApiError` (a :class:`RoutedError` after failing over) while nothing has
-    been sent to the client; its ``headers`` carry ``x-ccr-*`` and the retry advice."""
+                              on_error: OnError | None = None,
+                              on_accepted: OnAccepted | None = None) -> AnsweredExchange:
+    """Raises :class:`ApiError` (a :class:`RoutedError` after failing over) while no event has
+    been sent to the client; its ``headers`` carry ``x-ccr-*`` and the retry advice.
+    ``on_accepted`` (streams) hears the headers as soon as they are final, see
+    :func:`_attempt`."""
     config, state = engine.config, engine.resilience
     primary = decision.route
     ctx = decision.ctx
@@ -179,6 +185,15 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
             primary.provider.name.lower():
         state.mixed.add(session_id)  # the session's last turn came from another provider
     mixed = session_id is not None and session_id in state.mixed
+    accept: OnAccepted | None = None
+    if on_accepted is not None:
+        tell = on_accepted
+
+        async def accept(headers: dict[str, str]) -> None:
+            nonlocal accept
+            accept = None  # the headers go out once
+            await tell(headers)
+
     while True:
         step = plan.next()
         if isinstance(step, GiveUp):
@@ -188,7 +203,8 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
         if step.wait_s > 0:
             await asyncio.sleep(step.wait_s)
         foreign = mixed or step.target.provider.lower() != primary.provider.name.lower()
-        answered = await _attempt(engine, step, plan, primary, open_route, stream, foreign)
+        answered = await _attempt(engine, step, plan, primary, open_route, stream, foreign,
+                                  accept if stream and on_error is None else None)
         if state.shared is not None:
             await state.shared.push(state.health, step.target.provider)
         if isinstance(answered, AnsweredExchange):
@@ -205,9 +221,14 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
 
 
 async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
-                   open_route: OpenRoute, stream: bool,
-                   foreign: bool) -> AnsweredExchange | Failure:
-    """One call: the answered exchange, or the failure (already reported to the plan)."""
+                   open_route: OpenRoute, stream: bool, foreign: bool,
+                   on_accepted: OnAccepted | None = None) -> AnsweredExchange | Failure:
+    """One call: the answered exchange, or the failure (already reported to the plan).
+
+    A stream whose upstream accepted it (status 200) on the last target that can answer has
+    final ``x-ccr-route`` and ``x-ccr-rule`` headers: ``on_accepted`` hears them then, so the
+    client gets its response headers as soon as a direct call would (the events still wait
+    for the first content, and a failure before it is still retried on this target)."""
     state = engine.resilience
     target = step.target
     resolved = engine.config.resolve(target.route)
@@ -245,6 +266,8 @@ async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
         except ApiError as exc:  # the request could not be built: no provider saw it
             raise _Internal(exc) from None
         if stream:
+            if on_accepted is not None and plan.is_last_target(target):
+                await on_accepted(route_headers(primary, route, plan))
             primed = await PrimedStream.prime(exchange)
             if isinstance(primed, Failure):
                 failure = primed

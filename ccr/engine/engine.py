@@ -29,7 +29,7 @@ from ccr.transformers.custom import CustomTransformers, load_custom_transformers
 if TYPE_CHECKING:
     from ccr.agents import AgentRun
     from ccr.context.records import RecordWriter
-    from ccr.engine.attempt_loop import AnsweredExchange
+    from ccr.engine.attempt_loop import AnsweredExchange, OnAccepted
     from ccr.engine.converted import ConvertedExchange
     from ccr.engine.passthrough import PassthroughExchange
     from ccr.engine.resilience import ResilienceState
@@ -187,10 +187,13 @@ class Engine:
             log.warning("routing: %s", warning)
         return decision
 
-    async def open(self, request: ClientRequest, decision: Decision) -> AnsweredExchange:
+    async def open(self, request: ClientRequest, decision: Decision, *,
+                   on_accepted: OnAccepted | None = None) -> AnsweredExchange:
         """Send the request where ``decision`` says, failing over to its retries, keys and
-        fallbacks while nothing has been sent to the client; raises ApiError (with ``x-ccr-*``
-        and retry advice in its ``headers``) when every attempt failed."""
+        fallbacks while no event has been sent to the client; raises ApiError (with ``x-ccr-*``
+        and retry advice in its ``headers``) when every attempt failed. ``on_accepted``
+        hears a stream's final ``x-ccr-*`` headers once its upstream has accepted it and the
+        route can no longer change (the server sends its response headers then)."""
         from ccr.engine.attempt_loop import open_with_fallbacks
         from ccr.engine.exchange import open_exchange
         from ccr.engine.handover import without_foreign_reasoning
@@ -235,7 +238,7 @@ class Engine:
 
         return await open_with_fallbacks(self, request, decision, open_route,
                                          fallback=self.fallback_for(decision),
-                                         on_error=on_error)
+                                         on_error=on_error, on_accepted=on_accepted)
 
     def fallback_for(self, decision: Decision) -> list[str]:
         """The routes to try after the decision's own: the router script's list, else the

@@ -89,6 +89,14 @@ class AttemptPlan:
     def fell_back(self) -> bool:
         return self.answered_by is not None and self.answered_by.route != self.first_route
 
+    def is_last_target(self, target: Target) -> bool:
+        """Whether nothing but ``target`` (its retries and other keys) can follow: no
+        fallback left in the list and no long-context route to move to."""
+        others = [t for t in self.queue if t.route != target.route and t.route not in self._tried]
+        longer = self.long_context
+        return not others and (longer is None or longer.route == target.route
+                               or longer.route in self._tried)
+
     def insert_next(self, target: Target) -> None:
         """Try ``target`` before the rest of the list (a router script's ``on_error`` choice)."""
         self.queue = [target, *[t for t in self.queue if t.route != target.route]]

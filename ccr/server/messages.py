@@ -46,19 +46,38 @@ PING = encode_event("ping", {"type": "ping"})
 
 async def handle_messages(state: AppState, request: Request) -> HTTPResponse | None:
     turn = Turn(state, request)
+    rid = request_id()
+    response: Any = None  # the streamed response, once its headers are out
+
+    async def respond(route_headers: dict[str, str] | None = None) -> Any:
+        return await request.respond(
+            content_type="text/event-stream; charset=utf-8",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                     "request-id": rid, **turn.headers(route_headers)},
+        )
+
+    async def accepted(route_headers: dict[str, str]) -> None:
+        """The upstream accepted the stream on its final route: the headers go out now, as
+        a direct call's would; the events follow from the first content on."""
+        nonlocal response
+        response = await respond(route_headers)
+        await response.send(b"")
+        turn.sent()
+
     try:
         body = parse_body(request)
         _validate_messages_body(body)
-        exchange = await turn.open(body, model=body.get("model"))
-        headers = {"request-id": request_id(), **turn.headers()}
+        exchange = await turn.open(body, model=body.get("model"),
+                                   on_accepted=accepted if body.get("stream") else None)
         if not exchange.ctx.stream:
+            headers = {"request-id": rid, **turn.headers()}
             message = await exchange.json()
             turn.sent()
             return json_response(message, headers=headers)
-        response = await request.respond(
-            content_type="text/event-stream; charset=utf-8",
-            headers={"cache-control": "no-cache", "x-accel-buffering": "no", **headers},
-        )
+        if response is None:
+            response = await respond()
+        else:
+            turn.headers()  # the attempts and any fallback, for the log line
         keepalive = KeepAlive(response, exchange.ping_interval_s, PING)
         try:
             # aclosing: a client that goes away closes the upstream stream at once
@@ -72,7 +91,12 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         return None
     except ApiError as exc:
         turn.refused(exc)
-        raise
+        if response is None:
+            raise
+        # The headers are out (status 200): the failure ends the stream as an error event.
+        await response.send(encode_event("error", exc.to_body()))
+        await response.eof()
+        return None
     except BaseException as exc:
         turn.crashed(exc)
         raise

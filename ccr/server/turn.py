@@ -15,7 +15,7 @@ from typing import Any
 
 from sanic import Request
 
-from ccr.engine.attempt_loop import AnsweredExchange, attempts_line, route_headers
+from ccr.engine.attempt_loop import AnsweredExchange, OnAccepted, attempts_line, route_headers
 from ccr.engine.request import ClientRequest
 from ccr.errors import ApiError
 from ccr.logs import request_line
@@ -53,9 +53,11 @@ class Turn:
         self.engine.in_flight += 1
         self.gateway.metrics.in_flight.inc()
 
-    async def open(self, body: dict[str, Any], *, model: Any) -> AnsweredExchange:
+    async def open(self, body: dict[str, Any], *, model: Any,
+                   on_accepted: OnAccepted | None = None) -> AnsweredExchange:
         """Admit, route and open ``body`` (an Anthropic Messages request); raises ApiError
-        while nothing has been sent to the client."""
+        while no event has been sent to the client. ``on_accepted`` gets a stream's response
+        headers as soon as they are final (see :meth:`Engine.open`)."""
         engine, gateway, identity = self.engine, self.gateway, self.identity
         projects = engine.stores.projects
         self.ticket = await gateway.admit(engine.config, identity, body, self.request.headers,
@@ -80,7 +82,8 @@ class Turn:
             line["script_error"] = decision.script_error
         if decision.reason:
             line["reason"] = decision.reason
-        self.exchange = exchange = await engine.open(client_request, decision)
+        self.exchange = exchange = await engine.open(client_request, decision,
+                                                     on_accepted=on_accepted)
         if exchange.agent_name:
             line["agent"] = exchange.agent_name
         upstream_s = exchange.outcome.upstream_latency_s or 0
@@ -88,11 +91,16 @@ class Turn:
         self.added_s = time.monotonic() - self.started - upstream_s
         return exchange
 
-    def headers(self) -> dict[str, str]:
-        """The ``x-ccr-*`` headers of the answer; the attempts (and a fallback) go on the log
-        line."""
+    def headers(self, route_headers: dict[str, str] | None = None) -> dict[str, str]:
+        """The ``x-ccr-*`` headers of the answer (``route_headers`` when they were sent before
+        the answer was in); the attempts (and a fallback) go on the log line."""
         exchange, decision = self.exchange, self.decision
-        assert exchange is not None and decision is not None
+        assert decision is not None
+        if exchange is None:  # sent as soon as the upstream accepted the stream
+            headers = dict(route_headers or {})
+            if decision.reason:
+                headers["x-ccr-reason"] = _header_text(decision.reason)
+            return headers
         headers = exchange.headers
         if decision.reason:
             headers["x-ccr-reason"] = _header_text(decision.reason)
