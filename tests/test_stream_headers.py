@@ -1,6 +1,7 @@
-"""When a streamed answer's response headers leave ccr: as soon as the upstream accepts the
-stream on a route that can no longer change, and otherwise with the first content (so the
-``x-ccr-*`` headers name the route that answered)."""
+"""When a streamed answer's response headers leave ccr: as soon as the upstream begins
+answering (its first valid event) on a route that can no longer change, and otherwise with the
+first content (so the ``x-ccr-*`` headers name the route that answered). A 200 followed by an
+error or by nothing stays an HTTP error for the client."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ THINKING_S = 0.8
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def began_then_dropped() -> Any:
+    """A stream that sends its role chunk, then drops before any words."""
+    return raw_chunks([_chunk({"role": "assistant", "content": ""})], include_done=False,
+                      drop_after=1)
 
 
 def slow_to_think() -> Any:
@@ -56,7 +63,7 @@ def timed_stream(server: CcrServer) -> tuple[float, float, httpx.Response, bytes
         return headers_s, time.monotonic() - started, response, body
 
 
-def test_a_streams_headers_leave_when_the_upstream_accepts_it_not_at_its_first_words(
+def test_a_streams_headers_leave_when_the_upstream_begins_not_at_its_first_words(
         make_ccr: MakeCcr, fake: FakeUpstream) -> None:
     fake.default = slow_to_think()
     server = make_ccr(config(fake))
@@ -98,7 +105,7 @@ def test_a_fallback_that_answers_after_a_broken_start_is_named_in_the_headers(
 
 def test_a_retry_after_the_headers_left_gives_one_clean_stream(
         make_ccr: MakeCcr, fake: FakeUpstream) -> None:
-    fake.enqueue(broken_before_first_event(), text("the second try"))
+    fake.enqueue(began_then_dropped(), text("the second try"))
     server = make_ccr(config(fake))
 
     _, _, response, body = timed_stream(server)
@@ -110,9 +117,20 @@ def test_a_retry_after_the_headers_left_gives_one_clean_stream(
     assert len(fake.chat_requests) == 2
 
 
-def test_a_stream_that_fails_for_good_after_its_headers_ends_with_one_error_event(
+def test_a_stream_broken_before_its_first_event_is_still_an_http_error(
         make_ccr: MakeCcr, fake: FakeUpstream) -> None:
     fake.enqueue(broken_before_first_event())
+    server = make_ccr(config(fake, RETRY={"max_retries": 0}))
+
+    _, _, response, _ = timed_stream(server)
+
+    assert response.status_code == 502
+    assert response.json()["error"]["type"] == "api_error"
+
+
+def test_a_stream_that_fails_for_good_after_its_headers_ends_with_one_error_event(
+        make_ccr: MakeCcr, fake: FakeUpstream) -> None:
+    fake.enqueue(began_then_dropped())
     server = make_ccr(config(fake, RETRY={"max_retries": 0}))
 
     _, _, response, body = timed_stream(server)
@@ -124,5 +142,5 @@ def test_a_stream_that_fails_for_good_after_its_headers_ends_with_one_error_even
     assert error["type"] == "error" and "primary" in error["error"]["message"]
     # the server goes on serving
     fake.default = text("still here")
-    _, _, again, body = timed_stream(server)
+    _, _, _, body = timed_stream(server)
     assert check_stream(sse_events(body))["content"] == [{"type": "text", "text": "still here"}]

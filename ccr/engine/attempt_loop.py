@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 OpenRoute = Callable[[Route, bool], Awaitable["Exchange"]]
 #: A router script's ``on_error``: the failure in, a route to try next (or None) out.
 OnError = Callable[[dict[str, Any]], Awaitable["str | None"]]
-#: Told the ``x-ccr-*`` headers once a stream's upstream has accepted it on a route that can
-#: no longer change (the server sends its response headers then, see :func:`_attempt`).
+#: Told the ``x-ccr-*`` headers once a stream's upstream has begun answering on a route that
+#: can no longer change (the server sends its response headers then, see :func:`_attempt`).
 OnAccepted = Callable[[dict[str, str]], Awaitable[None]]
 
 
@@ -98,7 +98,8 @@ class AnsweredExchange:
         try:
             if self._primed is None:
                 async for data in self.exchange.events():
-                    yield data
+                    if data:
+                        yield data
             else:
                 async for data in self._primed.events():
                     yield data
@@ -225,10 +226,12 @@ async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
                    on_accepted: OnAccepted | None = None) -> AnsweredExchange | Failure:
     """One call: the answered exchange, or the failure (already reported to the plan).
 
-    A stream whose upstream accepted it (status 200) on the last target that can answer has
-    final ``x-ccr-route`` and ``x-ccr-rule`` headers: ``on_accepted`` hears them then, so the
-    client gets its response headers as soon as a direct call would (the events still wait
-    for the first content, and a failure before it is still retried on this target)."""
+    A stream on the last target that can answer has final ``x-ccr-route`` and ``x-ccr-rule``
+    headers once its upstream sent a first valid event (the provider has begun: a 200 followed
+    by an error or by nothing is still an HTTP error for the client): ``on_accepted`` hears
+    them then, so the client gets its response headers as soon as a direct call would. The
+    events still wait for the first content, and a failure before it is still retried on
+    this target."""
     state = engine.resilience
     target = step.target
     resolved = engine.config.resolve(target.route)
@@ -266,9 +269,15 @@ async def _attempt(engine: Engine, step: Try, plan: AttemptPlan, primary: Route,
         except ApiError as exc:  # the request could not be built: no provider saw it
             raise _Internal(exc) from None
         if stream:
+            began: Callable[[], Awaitable[None]] | None = None
             if on_accepted is not None and plan.is_last_target(target):
-                await on_accepted(route_headers(primary, route, plan))
-            primed = await PrimedStream.prime(exchange)
+                accepted = on_accepted
+
+                async def announce() -> None:
+                    await accepted(route_headers(primary, route, plan))
+
+                began = announce
+            primed = await PrimedStream.prime(exchange, on_began=began)
             if isinstance(primed, Failure):
                 failure = primed
             else:

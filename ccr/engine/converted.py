@@ -99,6 +99,9 @@ class ConvertedExchange(BaseExchange):
                             aclosing(read_ahead(upstream_reads, self._chain)) as reads):
                     async for data in reads:
                         out = await self._step(state, data)
+                        if state.began and not state.announced:
+                            state.announced = True
+                            yield b""  # the upstream began answering (see PrimedStream)
                         if out:
                             yield out
                         if state.finished:
@@ -139,6 +142,8 @@ class ConvertedExchange(BaseExchange):
                         chunk = _parse_chunk(payload)
                     if type(chunk) is not dict:
                         chunk = _parse_chunk(payload)  # raises: not a JSON object
+                    if not state.began and not chunk.get("error"):
+                        state.began = True
                     encoded = feed_fast(chunk)
                     out.append(encoded if encoded is not None else _encode(converter.feed(chunk)))
         else:
@@ -148,10 +153,13 @@ class ConvertedExchange(BaseExchange):
                     at_end = state.saw_done = True
                     break
                 if payload:
+                    chunk = _parse_chunk(payload)
+                    if not state.began and not chunk.get("error"):
+                        state.began = True
                     if chain.is_async:  # a sandboxed stage takes the whole read in one batch
-                        chunks.append(_parse_chunk(payload))
+                        chunks.append(chunk)
                     else:
-                        chunks += chain.chunk(_parse_chunk(payload), ctx)
+                        chunks += chain.chunk(chunk, ctx)
             if chain.is_async:
                 chunks = await chain.achunks(chunks, ctx, end=at_end)
             elif at_end:
@@ -249,6 +257,9 @@ class _StreamState:
     continuing: bool = False
     round_output: int = 0
     carried_output: int = 0
+    #: The upstream sent a first valid event (not an error), and that was told once.
+    began: bool = False
+    announced: bool = False
 
     def new_round(self) -> None:
         self.decoder = SSEDecoder()

@@ -44,7 +44,7 @@ class PassthroughExchange(BaseExchange):
 
     async def events(self) -> AsyncGenerator[bytes, None]:
         decoder = SSEDecoder()
-        stopped = False
+        stopped = began = False
         try:
             async with aclosing(self.reads()) as reads:
                 async for data in reads:
@@ -53,6 +53,9 @@ class PassthroughExchange(BaseExchange):
                     out = []
                     for event in events:
                         stopped = self._observe(event) or stopped
+                        if not began and event.event == "message_start":
+                            began = True
+                            yield b""  # the upstream began answering (see PrimedStream)
                         out.append(_frame(event))
                     if out:
                         yield b"".join(out)

@@ -1,13 +1,17 @@
 """Read a stream ahead to its first content event before anything reaches the client.
 
 Until then a failure (a cut connection, an ``event: error`` from the upstream) can still move
-to another target: the client has seen nothing. After it, the stream is the answer and a
+to another target: the client has seen no event. After it, the stream is the answer and a
 failure ends it with ``event: error``, never with a second answer spliced in.
+
+An exchange's ``events()`` yields one empty item when the upstream's first valid event
+arrives (the provider has begun answering): :meth:`PrimedStream.prime` tells its ``on_began``
+then, and the item goes no further.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import Protocol
 
@@ -43,13 +47,21 @@ class PrimedStream:
         self.rest = rest
 
     @classmethod
-    async def prime(cls, exchange: _Streaming) -> PrimedStream | Failure:
+    async def prime(cls, exchange: _Streaming, *,
+                    on_began: Callable[[], Awaitable[None]] | None = None
+                    ) -> PrimedStream | Failure:
         """The primed stream, or the :class:`Failure` that ended it before its first content
-        event (its upstream response is closed)."""
+        event (its upstream response is closed). ``on_began`` is awaited when the upstream's
+        first valid event arrives."""
         source = exchange.events()
         head: list[bytes] = []
         try:
             async for data in source:
+                if not data:  # the upstream began answering
+                    if on_began is not None:
+                        began, on_began = on_began, None
+                        await began()
+                    continue
                 head.append(data)
                 if exchange.outcome.permanent:
                     return cls(head, source)  # ccr's own failure: the stream is the answer
@@ -71,7 +83,8 @@ class PrimedStream:
             return
         try:
             async for data in self.rest:
-                yield data
+                if data:
+                    yield data
         finally:
             await _close(self.rest)
 
