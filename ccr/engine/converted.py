@@ -101,7 +101,8 @@ class ConvertedExchange(BaseExchange):
                         out = await self._step(state, data)
                         if state.began and not state.announced:
                             state.announced = True
-                            yield b""  # the upstream began answering (see PrimedStream)
+                            if not out:  # the upstream began answering (see PrimedStream);
+                                yield b""  # with words already here, they say it themselves
                         if out:
                             yield out
                         if state.finished:

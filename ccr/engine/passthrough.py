@@ -53,10 +53,11 @@ class PassthroughExchange(BaseExchange):
                     out = []
                     for event in events:
                         stopped = self._observe(event) or stopped
-                        if not began and event.event == "message_start":
-                            began = True
-                            yield b""  # the upstream began answering (see PrimedStream)
                         out.append(_frame(event))
+                    if not began and any(e.event == "message_start" for e in events):
+                        began = True
+                        if not any(e.event == "content_block_start" for e in events):
+                            yield b""  # the upstream began answering (see PrimedStream)
                     if out:
                         yield b"".join(out)
                     if stopped:
