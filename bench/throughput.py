@@ -18,7 +18,7 @@ Measured, per router:
 - ``gap p99``: 16 streams on the spaced upstream while 4 cold 700 KB requests arrive: the 99th
   percentile of the time between two reads of those streams (and the same without the cold
   requests, which is what the machine alone gives);
-- idle RSS of each router process at the end.
+- idle RSS of each router process at the end, after ``IDLE_S`` without requests.
 
 Run from the project root: ``python -m bench.throughput [--rounds 3] [--json]``.
 """
@@ -53,6 +53,9 @@ KEY = "sk-bench-upstream-key"
 CCR1, CCR2, NODE = "ccr", "ccr --workers 2", "CCR 2.0.0"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+#: How long the routers sit idle before their RSS is read (ccr gives freed memory back to the
+#: system after a second without requests, at most every five seconds).
+IDLE_S = 6.0
 
 
 def _log(message: str) -> None:
@@ -464,7 +467,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 sample.add("cold_s", cold_s)
         busy = machine_busy_s() - busy_before
         wall = time.monotonic() - wall_before
-        time.sleep(2.0)
+        time.sleep(IDLE_S)
         rss = {router.name: [round(rss_mib(pid), 1) for pid in router.servers]
                for router in routers}
     return {"routers": [r.name for r in routers], "results": results, "direct": direct,

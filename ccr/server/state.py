@@ -9,6 +9,7 @@ from pathlib import Path
 from ccr.config import Config
 from ccr.context.stores import Stores
 from ccr.engine.engine import Engine
+from ccr.server.idle_trim import IdleTrim
 
 
 @dataclass
@@ -25,6 +26,8 @@ class AppState:
     engine: Engine
     home: Path
     stats: Stats = field(default_factory=Stats)
+    #: Returns freed memory to the system once no request is in flight.
+    idle: IdleTrim = field(default_factory=IdleTrim)
     #: Why the last config reload failed (the previous config is still running), else None.
     reload_error: str | None = None
     reloads: int = 0

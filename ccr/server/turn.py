@@ -50,6 +50,7 @@ class Turn:
         self.first_byte_s: float | None = None
         self.added_s: float | None = None
         state.stats.requests += 1
+        state.idle.started()
         self.engine.in_flight += 1
         self.gateway.metrics.in_flight.inc()
 
@@ -132,6 +133,7 @@ class Turn:
         """After the answer, streamed to its end or not: usage, ledger, metrics, one log line."""
         engine, decision, exchange, line = self.engine, self.decision, self.exchange, self.line
         engine.in_flight -= 1
+        self.state.idle.ended()
         self.gateway.metrics.in_flight.dec()
         if exchange is not None and decision is not None:
             outcome = exchange.outcome
