@@ -4,18 +4,12 @@ it is first used, so routing alone (``ccr route --dry-run``) loads none of it.""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from ccr.config import parse_config
 from ccr.engine.engine import Engine
-
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.support.fresh_python import last_json_line
 
 PROVIDER = {"name": "local", "api_base_url": "http://127.0.0.1:9/v1/chat/completions",
             "models": ["m"], "max_concurrency": 2}
@@ -64,10 +58,6 @@ def test_building_an_engine_and_routing_load_nothing_only_sending_needs() -> Non
         "assert decision.route.name == 'local,m'\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)},
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    loaded = last_json_line(script)
     packages = tuple(f"{name}." for name in SENDING_ONLY)
     assert [m for m in loaded if m in SENDING_ONLY or m.startswith(packages)] == []

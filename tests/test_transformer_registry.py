@@ -3,18 +3,11 @@ lists, finds and rejects names as it did when every module was imported up front
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from ccr.errors import ConfigError
 from ccr.transformers.registry import BUILTIN_MODULES, instantiate, lookup, names
-
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.support.fresh_python import last_json_line
 
 
 def registered_modules() -> dict[str, str]:
@@ -36,11 +29,7 @@ def modules_loaded_by(code: str) -> list[str]:
         "print(json.dumps(sorted(m[len(prefix):] for m in sys.modules"
         " if m.startswith(prefix) and not m[len(prefix):].startswith('_'))))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)},
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+    return list(last_json_line(script))
 
 
 def test_the_module_table_names_every_built_in_and_where_it_is_registered() -> None:

@@ -142,12 +142,8 @@ async def _serve_once(answer: bytes) -> tuple[asyncio.Server, str]:
     return server, f"http://127.0.0.1:{port}/v1/chat/completions"
 
 
-def test_a_gzip_encoded_stream_is_read_decoded() -> None:
-    sse = b'data: {"a":1}\n\ndata: [DONE]\n\n'
-    packed = gzip.compress(sse)
-    answer = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: gzip\r\n"
-              b"content-length: %d\r\nconnection: close\r\n\r\n" % len(packed)) + packed
-
+def _read_through_upstream(answer: bytes) -> bytes:
+    """The body of ``answer`` (a raw HTTP response) as the exchanges read it."""
     async def main() -> bytes:
         server, url = await _serve_once(answer)
         upstream = Upstream(Timeouts())
@@ -159,23 +155,21 @@ def test_a_gzip_encoded_stream_is_read_decoded() -> None:
             await upstream.aclose()
             server.close()
 
-    assert asyncio.run(main()) == sse
+    return asyncio.run(main())
+
+
+def _answer(body: bytes, *extra_headers: bytes) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n" + b"".join(
+        h + b"\r\n" for h in extra_headers)
+    return head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body
+
+
+def test_a_gzip_encoded_stream_is_read_decoded() -> None:
+    sse = b'data: {"a":1}\n\ndata: [DONE]\n\n'
+    answer = _answer(gzip.compress(sse), b"content-encoding: gzip")
+    assert _read_through_upstream(answer) == sse
 
 
 def test_an_unencoded_stream_is_read_as_it_arrived() -> None:
     sse = b'data: {"a":1}\n\ndata: [DONE]\n\n'
-    answer = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-              b"content-length: %d\r\nconnection: close\r\n\r\n" % len(sse)) + sse
-
-    async def main() -> bytes:
-        server, url = await _serve_once(answer)
-        upstream = Upstream(Timeouts())
-        try:
-            response = await upstream.open(HttpRequest(url=url, headers={}, body={}),
-                                           provider="fake")
-            return b"".join([read async for read in body_reads(response)])
-        finally:
-            await upstream.aclose()
-            server.close()
-
-    assert asyncio.run(main()) == sse
+    assert _read_through_upstream(_answer(sse)) == sse
