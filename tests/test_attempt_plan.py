@@ -314,3 +314,27 @@ def test_a_route_listed_twice_is_tried_once(health: Health) -> None:
     p.failed(step(p), Failure("http", 500))
     p.failed(step(p), Failure("http", 500))
     assert isinstance(p.next(), GiveUp)
+
+
+def test_a_target_with_a_fallback_behind_it_is_not_the_last(health: Health) -> None:
+    p = plan(health, PRIMARY, FALLBACK)
+    assert not p.is_last_target(step(p).target)
+
+
+def test_a_lone_target_is_the_last_one(health: Health) -> None:
+    p = plan(health, PRIMARY)
+    assert p.is_last_target(step(p).target)
+
+
+def test_a_long_context_route_still_to_try_means_the_target_is_not_the_last(
+        health: Health) -> None:
+    p = plan(health, PRIMARY, long_context=LONG)
+    assert not p.is_last_target(step(p).target)
+
+
+def test_the_fallback_answering_after_the_primary_failed_is_the_last(health: Health) -> None:
+    p = plan(health, PRIMARY, FALLBACK, retry=RetryPolicy(max_retries=0, backoff_ms=200,
+                                                          max_retry_wait_ms=5000,
+                                                          budget_ms=60_000))
+    p.failed(step(p), REFUSED)
+    assert p.is_last_target(step(p).target)

@@ -94,6 +94,17 @@ async def test_values_round_trip_as_json(store: StateStore) -> None:
     assert await store.get("session:missing") is None
 
 
+async def test_changing_a_value_after_set_or_get_changes_nothing_stored(
+        store: StateStore) -> None:
+    value = {"turns": 1, "routes": ["a"]}
+    await store.set("session:abc", value)
+    value["routes"].append("changed after set")
+    read = await store.get("session:abc")
+    assert isinstance(read, dict)
+    read["turns"] = 99
+    assert await store.get("session:abc") == {"turns": 1, "routes": ["a"]}
+
+
 async def test_a_value_with_a_ttl_disappears_after_it(store: StateStore) -> None:
     await store.set("cooldown:deepseek", {"until": 1}, ttl_s=0.15)
     assert await store.get("cooldown:deepseek") == {"until": 1}

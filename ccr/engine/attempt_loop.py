@@ -38,7 +38,8 @@ OpenRoute = Callable[[Route, bool], Awaitable["Exchange"]]
 #: A router script's ``on_error``: the failure in, a route to try next (or None) out.
 OnError = Callable[[dict[str, Any]], Awaitable["str | None"]]
 #: Told the ``x-ccr-*`` headers once a stream's upstream has begun answering on a route that
-#: can no longer change (the server sends its response headers then, see :func:`_attempt`).
+#: can no longer change (the server sends its response headers then, see :func:`_attempt`);
+#: a retry of that target tells it again, and only the first call counts.
 OnAccepted = Callable[[dict[str, str]], Awaitable[None]]
 
 
@@ -186,15 +187,6 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
             primary.provider.name.lower():
         state.mixed.add(session_id)  # the session's last turn came from another provider
     mixed = session_id is not None and session_id in state.mixed
-    accept: OnAccepted | None = None
-    if on_accepted is not None:
-        tell = on_accepted
-
-        async def accept(headers: dict[str, str]) -> None:
-            nonlocal accept
-            accept = None  # the headers go out once
-            await tell(headers)
-
     while True:
         step = plan.next()
         if isinstance(step, GiveUp):
@@ -205,7 +197,7 @@ async def open_with_fallbacks(engine: Engine, request: ClientRequest, decision: 
             await asyncio.sleep(step.wait_s)
         foreign = mixed or step.target.provider.lower() != primary.provider.name.lower()
         answered = await _attempt(engine, step, plan, primary, open_route, stream, foreign,
-                                  accept if stream and on_error is None else None)
+                                  on_accepted if stream and on_error is None else None)
         if state.shared is not None:
             await state.shared.push(state.health, step.target.provider)
         if isinstance(answered, AnsweredExchange):

@@ -131,18 +131,13 @@ class ConvertedExchange(BaseExchange):
         payloads = state.decoder.flush_data() if at_end else state.decoder.feed_data(data)
         out: list[bytes] = []
         if chain.passes_chunks and state.calls is None:
-            feed_fast, loads = converter.feed_fast, orjson.loads
+            feed_fast = converter.feed_fast
             for payload in payloads:
                 if payload == b"[DONE]":
                     at_end = state.saw_done = True
                     break
                 if payload:
-                    try:
-                        chunk = loads(payload)
-                    except orjson.JSONDecodeError:
-                        chunk = _parse_chunk(payload)
-                    if type(chunk) is not dict:
-                        chunk = _parse_chunk(payload)  # raises: not a JSON object
+                    chunk = _parse_chunk(payload)
                     if not state.began and not chunk.get("error"):
                         state.began = True
                     encoded = feed_fast(chunk)
@@ -280,6 +275,18 @@ async def _drain(reads: AsyncIterator[bytes]) -> None:
 
 
 def _parse_chunk(data: bytes) -> dict[str, Any]:
+    try:  # orjson itself first: this runs for every chunk of every stream
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        chunk = _parse_odd_chunk(data)
+    if not isinstance(chunk, dict):
+        raise ApiError("upstream sent a stream event that is not a JSON object", 502)
+    return chunk
+
+
+def _parse_odd_chunk(data: bytes) -> Any:
+    """What orjson refuses: lone surrogates and huge integers (the stdlib takes them), then
+    invalid UTF-8 (replaced, as in any other text ccr reads)."""
     try:
         chunk = codec.loads(data)
     except ValueError:
@@ -289,8 +296,6 @@ def _parse_chunk(data: bytes) -> dict[str, Any]:
         except ValueError:
             raise ApiError(f"upstream sent a stream event that is not JSON: {text[:80]!r}",
                            502) from None
-    if not isinstance(chunk, dict):
-        raise ApiError("upstream sent a stream event that is not a JSON object", 502)
     return chunk
 
 

@@ -32,10 +32,10 @@ class IdleTrim:
     """Call :meth:`started` and :meth:`ended` around each request."""
 
     def __init__(self, *, delay_s: float = 1.0, every_s: float = 5.0,
-                 trim: Callable[[int], int] | None = None, use_libc: bool = True) -> None:
+                 trim: Callable[[int], int] | None = None) -> None:
         self.delay_s = delay_s
         self.every_s = every_s
-        self._trim = trim if trim is not None or not use_libc else _malloc_trim()
+        self._trim = trim if trim is not None else _malloc_trim()
         self.busy = 0
         self.trims = 0
         self._dirty = False

@@ -57,9 +57,12 @@ async def handle_messages(state: AppState, request: Request) -> HTTPResponse | N
         )
 
     async def accepted(route_headers: dict[str, str]) -> None:
-        """The upstream accepted the stream on its final route: the headers go out now, as
-        a direct call's would; the events follow from the first content on."""
+        """The upstream began the stream on its final route: the headers go out now, as a
+        direct call's would (once: a retry after them changes nothing the client saw); the
+        events follow from the first content on."""
         nonlocal response
+        if response is not None:
+            return
         response = await respond(route_headers)
         await response.send(b"")
         turn.sent()

@@ -97,14 +97,12 @@ class Turn:
         the answer was in); the attempts (and a fallback) go on the log line."""
         exchange, decision = self.exchange, self.decision
         assert decision is not None
-        if exchange is None:  # sent as soon as the upstream accepted the stream
-            headers = dict(route_headers or {})
-            if decision.reason:
-                headers["x-ccr-reason"] = _header_text(decision.reason)
-            return headers
-        headers = exchange.headers
+        # before the answer is in: the headers a stream sends as soon as its upstream began
+        headers = exchange.headers if exchange is not None else dict(route_headers or {})
         if decision.reason:
             headers["x-ccr-reason"] = _header_text(decision.reason)
+        if exchange is None:
+            return headers
         self.line["attempts"] = headers["x-ccr-attempts"]
         if "x-ccr-fallback-from" in headers:
             self.line.update(route=exchange.route.name, fallback_from=decision.route.name)
