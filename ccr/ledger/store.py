@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ccr.ledger.row import COLUMNS, UsageRow
+from ccr.state.sqlite import open_wal
 
 TABLE = "ccr_usage"
 #: What ``ccr usage --by`` can group on.
@@ -95,10 +96,7 @@ class SqliteLedger(LedgerStore):
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                 timeout=5)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db = open_wal(self.path, 5.0)
             db.execute(_CREATE)
             db.execute(_INDEX)
             self._db = db

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,33 @@ RETURNING num
 """
 
 
+def open_wal(path: Path | str, timeout_s: float) -> sqlite3.Connection:
+    """A connection to ``path`` in WAL mode, waiting up to ``timeout_s`` for other processes.
+
+    Switching a new file to WAL needs a lock that SQLite does not wait for (its busy handler
+    is not consulted), so processes starting together on one fresh file (``--workers N``)
+    would see "database is locked"; the switch is retried until ``timeout_s`` instead.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.005
+    while True:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                             timeout=timeout_s)
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
 class SqliteStore(StateStore):
     backend = "sqlite"
 
@@ -59,11 +87,7 @@ class SqliteStore(StateStore):
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                 timeout=self._busy_timeout_ms / 1000)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            db = open_wal(self.path, self._busy_timeout_ms / 1000)
             db.executescript(_SCHEMA)
             self._db = db
         return self._db
